@@ -1,0 +1,62 @@
+/* daemonize.c: main(): parse, acquire, detach, then exec (the man page, in order). */
+
+/* First, so that the feature macros reach every system header. */
+#include "config.h"
+
+#include <sys/types.h>
+
+#include <err.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemonize.h"
+
+static void	cleanup(void);
+
+/* Set while a failed start still has files of ours to take back. */
+static struct daemon_state *undo;
+
+static void
+cleanup(void)
+{
+	if (undo == NULL)
+		return;
+	pidfile_discard(undo);
+	output_discard(undo);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct daemon_state ds = {
+		.pid_lockfd = -1,
+		.pid_writefd = -1,
+		.out = { .fd = -1 },
+		.err = { .fd = -1 },
+		.umask = 022,
+	};
+	int status;
+
+	output_guard_stdio();
+	options_parse(&ds, argc, argv);
+	if (ds.chdir_dir == NULL && (ds.chdir_dir = strdup("/")) == NULL)
+		err(EXIT_ERR, "strdup");
+	detach_resolve(&ds);
+
+	/* Acquire everything before detaching, so errors reach the caller. */
+	undo = &ds;
+	if (atexit(cleanup) != 0)
+		errx(EXIT_ERR, "atexit failed");
+	pidfile_acquire(&ds);
+	output_open(&ds);
+	/* A caller ignoring SIGCHLD would make the middle process unwaitable. */
+	(void)signal(SIGCHLD, SIG_DFL);
+
+	if (ds.foreground)
+		detach_foreground(&ds);
+	status = detach_start(&ds);
+	if (status == EXIT_OK)
+		undo = NULL;
+	return (status);
+}

@@ -1,0 +1,436 @@
+/* detach.c: finding the command, fork/setsid/fork, the daemon's setup and the exec-status pipe. */
+
+/* First, so that the feature macros reach every system header. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <paths.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemonize.h"
+
+extern char **environ;
+
+static const char	*env_value(const struct daemon_state *, const char *);
+static int		 close_above(int);
+static int		 arrange_fds(struct daemon_state *, int *);
+static int		 reset_signals(void);
+static void		 send_status(int, int, int);
+static void		 fail(struct daemon_state *, int, int)
+			    __attribute__((__noreturn__));
+static void		 launch(struct daemon_state *, int)
+			    __attribute__((__noreturn__));
+static void		 middle(struct daemon_state *, int)
+			    __attribute__((__noreturn__));
+static const char	*interpreter(const char *, char *, size_t);
+static int		 exec_failure(const struct daemon_state *, int);
+static int		 report(const struct daemon_state *,
+			    const struct status_msg *);
+
+/* The value the command will see: the last -E wins over the environment. */
+static const char *
+env_value(const struct daemon_state *ds, const char *name)
+{
+	size_t i, len;
+
+	len = strlen(name);
+	for (i = ds->nenv; i-- > 0; )
+		if (strncmp(ds->env[i], name, len) == 0 &&
+		    ds->env[i][len] == '=')
+			return (ds->env[i] + len + 1);
+	return (getenv(name));
+}
+
+/*
+ * Look the command up in PATH now, like execvp(3) would, so that "not
+ * found" costs no fork and the exec later gets an absolute path.
+ */
+void
+detach_resolve(struct daemon_state *ds)
+{
+	const char *name, *path, *p, *end;
+	char *dir, *cand;
+	struct stat sb;
+	bool denied;
+
+	name = ds->argv[0];
+	if (strchr(name, '/') != NULL) {
+		ds->exec_path = options_absolute(name);
+		return;
+	}
+	if ((path = env_value(ds, "PATH")) == NULL)
+		path = _PATH_DEFPATH;
+	denied = false;
+	for (p = path; ; p = end + 1) {
+		if ((end = strchr(p, ':')) == NULL)
+			end = p + strlen(p);
+		/* An empty PATH entry means the current directory. */
+		if (asprintf(&dir, "%.*s", (int)(end - p),
+		    end == p ? "." : p) == -1 ||
+		    asprintf(&cand, "%s/%s", dir, name) == -1)
+			err(EXIT_ERR, "asprintf");
+		free(dir);
+		if (stat(cand, &sb) == 0) {
+			if (S_ISREG(sb.st_mode) && access(cand, X_OK) == 0) {
+				ds->exec_path = options_absolute(cand);
+				free(cand);
+				return;
+			}
+			denied = true;
+		}
+		free(cand);
+		if (*end == '\0')
+			break;
+	}
+	if (denied)
+		errx(EXIT_NOEXEC, "%s: found in PATH but not executable", name);
+	errx(EXIT_NOTFOUND, "%s: command not found", name);
+}
+
+static int
+close_above(int lowfd)
+{
+#ifdef HAVE_CLOSE_RANGE
+	/* One system call, whatever the descriptor limit. */
+	if (close_range((unsigned int)lowfd, ~0U, 0) == 0)
+		return (0);
+	if (errno != ENOSYS)
+		return (-1);
+#endif
+	closefrom(lowfd);
+	return (0);
+}
+
+/*
+ * Move the descriptors we keep to 3, 4, ... in order and close every
+ * other one the caller left us: the pidfile lock first, so the daemon
+ * always finds it on descriptor 3.  Only the lock survives the exec.
+ */
+static int
+arrange_fds(struct daemon_state *ds, int *repfd)
+{
+	int *keep[3], n, i, j, t, fd;
+
+	n = 0;
+	if (ds->pid_lockfd != -1)
+		keep[n++] = &ds->pid_lockfd;
+	keep[n++] = repfd;
+	if (ds->pid_writefd != -1)
+		keep[n++] = &ds->pid_writefd;
+	for (i = 0; i < n; i++) {
+		t = STDERR_FILENO + 1 + i;
+		if (*keep[i] != t) {
+			/* Clear the way if a later one sits on the target. */
+			for (j = i + 1; j < n; j++) {
+				if (*keep[j] != t)
+					continue;
+				fd = fcntl(t, F_DUPFD_CLOEXEC,
+				    STDERR_FILENO + 1 + n);
+				if (fd == -1)
+					return (-1);
+				*keep[j] = fd;
+			}
+			if (dup2(*keep[i], t) == -1)
+				return (-1);
+			(void)close(*keep[i]);
+			*keep[i] = t;
+		}
+		/* dup2 clears close-on-exec, and leaves it when fd == t. */
+		if (fcntl(t, F_SETFD, keep[i] == &ds->pid_lockfd ?
+		    0 : FD_CLOEXEC) == -1)
+			return (-1);
+	}
+	return (close_above(STDERR_FILENO + 1 + n));
+}
+
+/* Ignored signals and the blocked mask survive exec: start clean. */
+static int
+reset_signals(void)
+{
+	sigset_t set;
+	int sig;
+
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		/* The C library keeps a few real-time signals: EINVAL. */
+		if (signal(sig, SIG_DFL) == SIG_ERR && errno != EINVAL)
+			return (-1);
+	}
+	if (sigemptyset(&set) == -1 ||
+	    sigprocmask(SIG_SETMASK, &set, NULL) == -1)
+		return (-1);
+	return (0);
+}
+
+static void
+send_status(int fd, int step, int value)
+{
+	struct status_msg msg = { .step = step, .value = value };
+
+	/* Smaller than PIPE_BUF, so it arrives whole or not at all. */
+	(void)write(fd, &msg, sizeof(msg));
+}
+
+/*
+ * A step of the daemon's setup failed: remove the pidfile while we still
+ * hold its lock, tell the waiting caller, and go.  In the foreground
+ * there is no caller to tell, so say it on the original stderr.
+ */
+static void
+fail(struct daemon_state *ds, int repfd, int step)
+{
+	struct status_msg msg = { .step = step, .value = errno };
+
+	pidfile_discard(ds);
+	if (!ds->foreground) {
+		send_status(repfd, step, msg.value);
+		_exit(EXIT_ERR);
+	}
+	output_discard(ds);
+	(void)dup2(repfd, STDERR_FILENO);
+	_exit(report(ds, &msg));
+}
+
+/* The daemon proper, from its working directory to the exec. */
+static void
+launch(struct daemon_state *ds, int repfd)
+{
+	size_t i;
+
+	if (chdir(ds->chdir_dir) == -1)
+		fail(ds, repfd, STEP_CHDIR);
+	(void)umask(ds->umask);
+	if (output_wire(ds) == -1)
+		fail(ds, repfd, STEP_STDIO);
+	if (arrange_fds(ds, &repfd) == -1)
+		fail(ds, repfd, STEP_FDS);
+	if (pidfile_store(ds, getpid()) == -1)
+		fail(ds, repfd, STEP_PIDFILE);
+	if (reset_signals() == -1)
+		fail(ds, repfd, STEP_SIGNALS);
+	for (i = 0; i < ds->nenv; i++)
+		if (putenv(ds->env[i]) != 0)
+			fail(ds, repfd, STEP_ENV);
+	(void)execve(ds->exec_path, ds->argv, environ);
+	fail(ds, repfd, STEP_EXEC);
+}
+
+/*
+ * The first child: a new session without a terminal, then a second fork
+ * so the daemon is no session leader and can never acquire one.  SIGHUP
+ * is ignored because this process, the session leader, is about to exit.
+ */
+static void
+middle(struct daemon_state *ds, int repfd)
+{
+	pid_t pid;
+
+	if (setsid() == -1) {
+		send_status(repfd, STEP_SETSID, errno);
+		_exit(EXIT_ERR);
+	}
+	(void)signal(SIGHUP, SIG_IGN);
+	switch (pid = fork()) {
+	case -1:
+		send_status(repfd, STEP_FORK, errno);
+		_exit(EXIT_ERR);
+	case 0:
+		send_status(repfd, STEP_PID, (int)getpid());
+		launch(ds, repfd);
+	default:
+		_exit(EXIT_OK);
+	}
+}
+
+/* The interpreter named on a script's "#!" line, for the message. */
+static const char *
+interpreter(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)) ==
+	    -1)
+		return (NULL);
+	n = read(fd, buf, len - 1);
+	(void)close(fd);
+	if (n < 3 || buf[0] != '#' || buf[1] != '!')
+		return (NULL);
+	buf[n] = '\0';
+	buf += 2;
+	buf += strspn(buf, " \t");
+	buf[strcspn(buf, " \t\r\n")] = '\0';
+	return (*buf == '\0' ? NULL : buf);
+}
+
+/* Exit like a shell: 127 when there is nothing to run, 126 when it cannot run. */
+static int
+exec_failure(const struct daemon_state *ds, int errnum)
+{
+	const char *cmd = ds->argv[0], *interp;
+	char buf[256];
+	struct stat sb;
+
+	switch (errnum) {
+	case ENOENT:
+	case ENOTDIR:
+		if (stat(ds->exec_path, &sb) == -1) {
+			warnx("%s: %s", cmd, strerror(errnum));
+			return (EXIT_NOTFOUND);
+		}
+		/* The file is there: its interpreter is not. */
+		interp = interpreter(ds->exec_path, buf, sizeof(buf));
+		warnx("%s: bad interpreter %s: %s", cmd,
+		    interp != NULL ? interp : "(unknown)", strerror(errnum));
+		return (EXIT_NOEXEC);
+	case E2BIG:
+	case EAGAIN:
+	case EIO:
+	case EMFILE:
+	case ENFILE:
+	case ENOMEM:
+		warnx("%s: %s", cmd, strerror(errnum));
+		return (EXIT_ERR);
+	case EACCES:
+		if (stat(ds->exec_path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			warnx("%s: is a directory", cmd);
+			return (EXIT_NOEXEC);
+		}
+		/* FALLTHROUGH */
+	default:
+		warnx("%s: %s", cmd, strerror(errnum));
+		return (EXIT_NOEXEC);
+	}
+}
+
+/* Say what failed, in the caller's words, and choose the exit status. */
+static int
+report(const struct daemon_state *ds, const struct status_msg *msg)
+{
+	const char *cmd = ds->argv[0];
+
+	errno = msg->value;
+	switch (msg->step) {
+	case STEP_EXEC:
+		return (exec_failure(ds, msg->value));
+	case STEP_SETSID:
+		warn("setsid");
+		break;
+	case STEP_FORK:
+		warn("fork");
+		break;
+	case STEP_CHDIR:
+		warn("%s: chdir %s", cmd, ds->chdir_dir);
+		break;
+	case STEP_STDIO:
+		warn("%s: standard streams", cmd);
+		break;
+	case STEP_FDS:
+		warn("%s: closing inherited descriptors", cmd);
+		break;
+	case STEP_PIDFILE:
+		warn("%s: writing %s", cmd, ds->pidfile);
+		break;
+	case STEP_SIGNALS:
+		warn("%s: resetting signals", cmd);
+		break;
+	case STEP_ENV:
+		warn("%s: setting the environment", cmd);
+		break;
+	case STEP_LOST:
+		warnx("%s: the daemon died before it could start", cmd);
+		break;
+	default:
+		warnx("%s: unknown failure %d", cmd, msg->step);
+		break;
+	}
+	return (EXIT_ERR);
+}
+
+/*
+ * Fork the daemon and wait on the status pipe: end-of-file without a
+ * failure means the exec succeeded, because the pipe is close-on-exec.
+ * Returns the exit status for the caller.
+ */
+int
+detach_start(struct daemon_state *ds)
+{
+	struct status_msg msg, failure = { 0, 0 };
+	pid_t pid, daemon_pid;
+	ssize_t n;
+	int fds[2], status;
+
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		err(EXIT_ERR, "pipe");
+	switch (pid = fork()) {
+	case -1:
+		err(EXIT_ERR, "fork");
+	case 0:
+		(void)close(fds[0]);
+		middle(ds, fds[1]);
+	}
+	(void)close(fds[1]);
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			err(EXIT_ERR, "waitpid");
+
+	daemon_pid = -1;
+	for (;;) {
+		n = read(fds[0], &msg, sizeof(msg));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			err(EXIT_ERR, "status pipe");
+		if (n == 0)
+			break;
+		if (n != sizeof(msg))
+			errx(EXIT_ERR, "status pipe: short message");
+		if (msg.step == STEP_PID)
+			daemon_pid = msg.value;
+		else
+			failure = msg;
+	}
+	(void)close(fds[0]);
+
+	if (failure.step == 0 && daemon_pid == -1) {
+		/* Neither an exec nor a report: the daemon was killed. */
+		failure.step = STEP_LOST;
+	}
+	if (failure.step != 0) {
+		/*
+		 * The daemon removed the pidfile itself if it got that
+		 * far; a name removed there may already be another
+		 * instance's, so leave it alone here.
+		 */
+		if (daemon_pid != -1)
+			ds->pid_lockfd = -1;
+		return (report(ds, &failure));
+	}
+	if (ds->verbose)
+		warnx("%s: running as pid %ld", ds->argv[0], (long)daemon_pid);
+	return (EXIT_OK);
+}
+
+/* -f: every step of the daemon's setup except fork and setsid. */
+void
+detach_foreground(struct daemon_state *ds)
+{
+	int repfd;
+
+	/* Keep the caller's stderr, close-on-exec, to report a failure. */
+	if ((repfd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC,
+	    STDERR_FILENO + 1)) == -1)
+		err(EXIT_ERR, "dup");
+	launch(ds, repfd);
+}

@@ -1,0 +1,34 @@
+/* files.c: checks shared by every path the caller hands us (pidfile, logs). */
+
+/* First, so that the feature macros reach every system header. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+
+#include "daemonize.h"
+
+/*
+ * Refuse anything but a regular file before opening it: opening a FIFO
+ * or a device can block or have side effects, and a symlink could aim
+ * us at a file the caller never named.  The open that follows uses
+ * O_NOFOLLOW and fstat(2) again, so a swap after this check fails too.
+ */
+void
+files_refuse_special(const char *path)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			return;
+		err(EXIT_ERR, "%s", path);
+	}
+	if (S_ISLNK(sb.st_mode))
+		errx(EXIT_ERR, "%s: is a symbolic link, refused", path);
+	if (!S_ISREG(sb.st_mode))
+		errx(EXIT_ERR, "%s: not a regular file, refused", path);
+}

@@ -1,0 +1,147 @@
+/* pidfile.c: the pidfile: lock, write, hand down, remove; "already running". */
+
+/* First, so that the feature macros reach every system header. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libutil.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemonize.h"
+
+static pid_t	read_holder(const char *);
+
+/*
+ * The holder writes its pid right after taking the lock, so an empty
+ * file means "a start is under way": give it a moment to appear.
+ */
+static pid_t
+read_holder(const char *path)
+{
+	const struct timespec pause = { 0, 10 * 1000 * 1000 };
+	char buf[32], *nl;
+	const char *errstr;
+	ssize_t n;
+	pid_t pid;
+	int fd, tries;
+
+	for (tries = 0; tries < 50; tries++) {
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+		    O_NOCTTY);
+		if (fd == -1)
+			return (-1);
+		n = read(fd, buf, sizeof(buf) - 1);
+		(void)close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			if ((nl = strchr(buf, '\n')) != NULL)
+				*nl = '\0';
+			pid = (pid_t)strtonum(buf, 1, INT_MAX, &errstr);
+			return (errstr == NULL ? pid : -1);
+		}
+		(void)nanosleep(&pause, NULL);
+	}
+	return (-1);
+}
+
+/*
+ * Lock the pidfile before the first fork, so that "already running" and
+ * every other error reach the caller's terminal.  The lock lives on a
+ * read-only descriptor that the daemon inherits: it keeps the lock for
+ * exactly the daemon's lifetime and cannot be used to rewrite the file.
+ * libbsd's pidfile_open() cannot do that (its lock sits on a writable
+ * descriptor), so we build on flopen(3), which pidfile_open() uses too.
+ */
+void
+pidfile_acquire(struct daemon_state *ds)
+{
+	struct stat lsb, wsb;
+	pid_t pid;
+	int fd;
+
+	if (ds->pidfile == NULL)
+		return;
+	files_refuse_special(ds->pidfile);
+	fd = flopen(ds->pidfile, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd == -1) {
+		if (errno == EWOULDBLOCK) {
+			if ((pid = read_holder(ds->pidfile)) > 0)
+				errx(EXIT_RUNNING, "%s: already running as "
+				    "pid %ld", ds->pidfile, (long)pid);
+			errx(EXIT_RUNNING, "%s: already running",
+			    ds->pidfile);
+		}
+		if (errno == ELOOP)
+			errx(EXIT_ERR, "%s: is a symbolic link, refused",
+			    ds->pidfile);
+		err(EXIT_ERR, "%s", ds->pidfile);
+	}
+	if (fstat(fd, &lsb) == -1)
+		err(EXIT_ERR, "%s", ds->pidfile);
+	if (!S_ISREG(lsb.st_mode))
+		errx(EXIT_ERR, "%s: not a regular file, refused", ds->pidfile);
+	ds->pid_lockfd = fd;
+
+	/* From here on the file is ours: failures remove it. */
+	if (fchmod(fd, 0644) == -1)
+		err(EXIT_ERR, "%s: chmod", ds->pidfile);
+	ds->pid_writefd = open(ds->pidfile, O_WRONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NOCTTY);
+	if (ds->pid_writefd == -1)
+		err(EXIT_ERR, "%s", ds->pidfile);
+	if (fstat(ds->pid_writefd, &wsb) == -1)
+		err(EXIT_ERR, "%s", ds->pidfile);
+	if (wsb.st_dev != lsb.st_dev || wsb.st_ino != lsb.st_ino)
+		errx(EXIT_ERR, "%s: replaced while being opened, refused",
+		    ds->pidfile);
+}
+
+/* Write "pid\n" over whatever a dead instance left, then drop write access. */
+int
+pidfile_store(struct daemon_state *ds, pid_t pid)
+{
+	char buf[32];
+	int len, serrno;
+
+	if (ds->pid_writefd == -1)
+		return (0);
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
+	if (ftruncate(ds->pid_writefd, 0) == -1 ||
+	    pwrite(ds->pid_writefd, buf, (size_t)len, 0) != len) {
+		serrno = errno;
+		(void)close(ds->pid_writefd);
+		ds->pid_writefd = -1;
+		errno = serrno != 0 ? serrno : EIO;
+		return (-1);
+	}
+	if (close(ds->pid_writefd) == -1) {
+		ds->pid_writefd = -1;
+		return (-1);
+	}
+	ds->pid_writefd = -1;
+	return (0);
+}
+
+/*
+ * Remove the pidfile of a start that failed.  Only ever called while
+ * this process still holds the lock, so the name cannot belong to
+ * another instance yet.
+ */
+void
+pidfile_discard(struct daemon_state *ds)
+{
+	if (ds->pidfile == NULL || ds->pid_lockfd == -1)
+		return;
+	(void)unlink(ds->pidfile);
+}
