@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <err.h>
@@ -153,6 +154,27 @@ arrange_fds(struct daemon_state *ds, int *repfd)
 	return (close_above(STDERR_FILENO + 1 + n));
 }
 
+/*
+ * The C library reserves a few real-time signals for itself and refuses
+ * to touch them, yet a caller can leave them ignored and exec keeps
+ * that.  The kernel takes an all-zero sigaction as "default, no flags,
+ * empty mask" whatever its layout, so ask it directly.
+ */
+static int
+reset_reserved(int sig)
+{
+#if defined(__linux__) && defined(SYS_rt_sigaction) && \
+    !defined(__sparc__) && !defined(__alpha__)
+	unsigned char zero[128] = { 0 };
+
+	return (syscall(SYS_rt_sigaction, sig, zero, NULL,
+	    (size_t)(_NSIG / 8)) == -1 ? -1 : 0);
+#else
+	(void)sig;
+	return (0);
+#endif
+}
+
 /* Ignored signals and the blocked mask survive exec: start clean. */
 static int
 reset_signals(void)
@@ -163,8 +185,9 @@ reset_signals(void)
 	for (sig = 1; sig < NSIG; sig++) {
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		/* The C library keeps a few real-time signals: EINVAL. */
-		if (signal(sig, SIG_DFL) == SIG_ERR && errno != EINVAL)
+		if (signal(sig, SIG_DFL) != SIG_ERR)
+			continue;
+		if (errno != EINVAL || reset_reserved(sig) == -1)
 			return (-1);
 	}
 	if (sigemptyset(&set) == -1 ||
@@ -222,6 +245,12 @@ launch(struct daemon_state *ds, int repfd)
 	for (i = 0; i < ds->nenv; i++)
 		if (putenv(ds->env[i]) != 0)
 			fail(ds, repfd, STEP_ENV);
+	/*
+	 * Last before exec: a daemon killed before it could send this is
+	 * seen as lost, not as started.
+	 */
+	if (!ds->foreground)
+		send_status(repfd, STEP_PID, (int)getpid());
 	(void)execve(ds->exec_path, ds->argv, environ);
 	fail(ds, repfd, STEP_EXEC);
 }
@@ -246,7 +275,6 @@ middle(struct daemon_state *ds, int repfd)
 		send_status(repfd, STEP_FORK, errno);
 		_exit(EXIT_ERR);
 	case 0:
-		send_status(repfd, STEP_PID, (int)getpid());
 		launch(ds, repfd);
 	default:
 		_exit(EXIT_OK);
@@ -409,11 +437,13 @@ detach_start(struct daemon_state *ds)
 	}
 	if (failure.step != 0) {
 		/*
-		 * The daemon removed the pidfile itself if it got that
-		 * far; a name removed there may already be another
-		 * instance's, so leave it alone here.
+		 * A daemon that reported its own failure removed the
+		 * pidfile itself; the name may already be another
+		 * instance's, so leave it alone here.  Otherwise our copy
+		 * of the lock still guards it and we remove it.
 		 */
-		if (daemon_pid != -1)
+		if (failure.step != STEP_LOST && failure.step != STEP_SETSID &&
+		    failure.step != STEP_FORK)
 			ds->pid_lockfd = -1;
 		return (report(ds, &failure));
 	}

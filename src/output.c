@@ -73,16 +73,25 @@ open_log(struct logfile *lf)
 void
 output_open(struct daemon_state *ds)
 {
+	struct stat osb, esb;
+
 	if (ds->out.path != NULL)
 		open_log(&ds->out);
 	if (ds->err.path == NULL)
 		return;
 	if (ds->out.path != NULL && strcmp(ds->out.path, ds->err.path) == 0) {
-		/* One description for both keeps their lines in order. */
+		/* One open file for both keeps their lines in order. */
 		ds->err.fd = ds->out.fd;
 		return;
 	}
 	open_log(&ds->err);
+	/* Two names for one file ("log" and "./log") are one file too. */
+	if (ds->out.fd != -1 && fstat(ds->out.fd, &osb) == 0 &&
+	    fstat(ds->err.fd, &esb) == 0 && osb.st_dev == esb.st_dev &&
+	    osb.st_ino == esb.st_ino) {
+		(void)close(ds->err.fd);
+		ds->err.fd = ds->out.fd;
+	}
 }
 
 static int

@@ -1,0 +1,125 @@
+#!/usr/bin/env bats
+# The command line: options, usage errors, and arguments passed through.
+
+load test_helper/common
+
+@test "--help prints the usage on stdout and exits 0" {
+	run -0 --separate-stderr "$DAEMONIZE" --help
+	assert_line --index 0 --partial "usage: daemonize"
+	assert_output --partial "--pidfile"
+	assert_equal "$stderr" ""
+}
+
+@test "--version prints the name and version" {
+	run -0 "$DAEMONIZE" -V
+	assert_output --regexp '^daemonize [0-9]+\.[0-9]+'
+}
+
+# usage_error MESSAGE ARGS...: exit 2 with MESSAGE as the only output.
+usage_error() {
+	local msg=$1
+	shift
+	run -2 --separate-stderr "$DAEMONIZE" "$@" 3>&-
+	assert_equal "$stderr" "$msg"
+	assert_equal "$output" ""
+	[ ! -e "$T/d.pid" ]
+}
+
+@test "an unknown option is a usage error" {
+	usage_error "daemonize: -x: unknown option (see daemonize --help)" -x sleep 1
+	usage_error "daemonize: --bogus: unknown option (see daemonize --help)" \
+		--bogus sleep 1
+}
+
+@test "a missing command is a usage error" {
+	usage_error "daemonize: no command given (see daemonize --help)" -p "$T/d.pid"
+	usage_error "daemonize: no command given (see daemonize --help)" --
+}
+
+@test "an option without its argument is a usage error" {
+	usage_error "daemonize: -p: option requires an argument" -p
+	usage_error "daemonize: --log: option requires an argument" --log
+}
+
+@test "a umask that is not strict octal up to 0777 is a usage error" {
+	local m
+	for m in 8 '' 0x12 -1 1000 0888 ' 22' 22a; do
+		usage_error "$(printf "daemonize: umask '%s': %s" "$m" \
+			"$([ "$m" = 1000 ] && echo 'larger than 0777' || echo 'not an octal mode')")" \
+			-p "$T/d.pid" -m "$m" sleep 1
+	done
+}
+
+@test "-E without a name or an equals sign is a usage error" {
+	usage_error "daemonize: -E 'FOO': not NAME=VALUE" -p "$T/d.pid" -E FOO sleep 1
+	usage_error "daemonize: -E '=x': empty variable name" -p "$T/d.pid" -E =x sleep 1
+}
+
+@test "empty file names are usage errors" {
+	usage_error "daemonize: empty pidfile name" -p '' sleep 1
+	usage_error "daemonize: empty log file name" -l '' sleep 1
+	usage_error "daemonize: empty directory name" -c '' sleep 1
+	usage_error "daemonize: empty command name" ''
+}
+
+@test "the command's own options and empty arguments pass through unchanged" {
+	run -0 "$DAEMONIZE" -p "$T/d.pid" -o "$T/args" \
+		sh -c 'for a; do printf "[%s]\n" "$a"; done' sh \
+		-p '' --help '' 'two words' -- 3>&-
+	wait_until 5 finished "$T/d.pid"
+	run cat "$T/args"
+	assert_output "[-p]
+[]
+[--help]
+[]
+[two words]
+[--]"
+}
+
+@test "-- ends daemonize's options" {
+	run -0 "$DAEMONIZE" -p "$T/d.pid" -o "$T/args" -- \
+		sh -c 'echo "$0 $1"' -v x 3>&-
+	wait_until 5 finished "$T/d.pid"
+	[ "$(cat "$T/args")" = "-v x" ]
+}
+
+@test "argv[0] reaches the command as given" {
+	run -0 "$DAEMONIZE" -p "$T/d.pid" -o "$T/argv0" \
+		sh -c 'tr "\0" "\n" </proc/$$/cmdline | head -1' 3>&-
+	wait_until 5 finished "$T/d.pid"
+	[ "$(cat "$T/argv0")" = sh ]
+}
+
+@test "-E sets variables for the command and the last one wins" {
+	run -0 "$DAEMONIZE" -p "$T/d.pid" -o "$T/env" -E GREETING=hello \
+		-E EMPTY= -E GREETING=bye sh -c 'echo "$GREETING [${EMPTY-unset}]"' 3>&-
+	wait_until 5 finished "$T/d.pid"
+	[ "$(cat "$T/env")" = "bye []" ]
+}
+
+@test "-E PATH is used to find the command" {
+	mkdir "$T/bin"
+	printf '#!/bin/sh\necho found-it\n' >"$T/bin/only-here"
+	chmod 755 "$T/bin/only-here"
+	run -0 "$DAEMONIZE" -p "$T/d.pid" -o "$T/out" -E "PATH=$T/bin:/usr/bin:/bin" \
+		only-here 3>&-
+	wait_until 5 finished "$T/d.pid"
+	[ "$(cat "$T/out")" = found-it ]
+}
+
+@test "a relative command is resolved against the caller's directory" {
+	mkdir "$T/here"
+	printf '#!/bin/sh\npwd\n' >"$T/here/tool"
+	chmod 755 "$T/here/tool"
+	cd "$T/here"
+	run -0 "$DAEMONIZE" -p "$T/d.pid" -o "$T/out" ./tool 3>&-
+	wait_until 5 finished "$T/d.pid"
+	# It ran although the daemon's working directory is /.
+	[ "$(cat "$T/out")" = / ]
+}
+
+@test "-v says which pid the daemon has" {
+	run -0 --separate-stderr "$DAEMONIZE" -v -p "$T/d.pid" sleep 300 3>&-
+	remember_pidfile "$T/d.pid"
+	assert_equal "$stderr" "daemonize: sleep: running as pid $(cat "$T/d.pid")"
+}

@@ -1,0 +1,131 @@
+# common.bash: shared setup for the daemonize bats suite.
+#
+# Every test works in its own $BATS_TEST_TMPDIR.  Daemons are started
+# with fd 3 closed (bats waits on it otherwise) and remembered by the pid
+# in their pidfile, so that teardown ends exactly what the test started.
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+
+common_setup() {
+	if [ -z "${DAEMONIZE:-}" ]; then
+		DAEMONIZE="$(cd "$BATS_TEST_DIRNAME/.." && pwd)/src/daemonize"
+	fi
+	[ -x "$DAEMONIZE" ] || {
+		echo "no daemonize binary at $DAEMONIZE (run make first)" >&2
+		return 1
+	}
+	export DAEMONIZE
+	T=$BATS_TEST_TMPDIR
+	cd "$T" || return 1
+}
+
+# End every process the test remembered, by pid, and wait for it.
+common_teardown() {
+	local pid
+	[ -f "$T/.started" ] || return 0
+	while read -r pid; do
+		[ -n "$pid" ] || continue
+		kill -KILL "$pid" 2>/dev/null || true
+	done <"$T/.started"
+	while read -r pid; do
+		[ -n "$pid" ] || continue
+		wait_until 5 gone "$pid" || true
+	done <"$T/.started"
+}
+
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+# remember PID: teardown will end it.
+remember() {
+	echo "$1" >>"$T/.started"
+}
+
+# remember_pidfile FILE: remember the pid a pidfile names.
+remember_pidfile() {
+	local pid
+	pid=$(cat "$1" 2>/dev/null) || return 0
+	[ -n "$pid" ] && remember "$pid"
+	return 0
+}
+
+# wait_until SECONDS COMMAND...: poll every 20 ms until COMMAND succeeds.
+wait_until() {
+	local limit=$(( $1 * 50 )) i=0
+	shift
+	until "$@"; do
+		i=$((i + 1))
+		[ "$i" -ge "$limit" ] && return 1
+		sleep 0.02
+	done
+}
+
+# stat_field PID N: field N of /proc/PID/stat, counting as proc(5) does
+# (1 is the pid, 3 the state); the name in field 2 may hold spaces.
+stat_field() {
+	[ -r "/proc/$1/stat" ] || return 1
+	awk -v n="$2" '{ sub(/^.*\) /, ""); split($0, f, " "); print f[n - 2] }' \
+		"/proc/$1/stat" 2>/dev/null
+}
+
+# alive PID: the process exists and is not a zombie.  A zombie has closed
+# its descriptors already, so kill -0 would lie about it.
+alive() {
+	local state
+	state=$(stat_field "$1" 3) || return 1
+	[ "$state" != Z ] && [ "$state" != X ]
+}
+
+gone() { ! alive "$1"; }
+
+# finished PIDFILE: the daemon the pidfile names has exited.
+finished() {
+	local pid
+	pid=$(cat "$1") && gone "$pid"
+}
+
+# status_field PID NAME: a field of /proc/PID/status, e.g. SigIgn.
+status_field() {
+	awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ +/, ""); print; exit }' \
+		"/proc/$1/status"
+}
+
+# fds_of PID: "fd -> target" lines for each open descriptor, sorted.
+fds_of() {
+	local fd
+	for fd in /proc/"$1"/fd/*; do
+		printf '%s -> %s\n' "${fd##*/}" "$(readlink "$fd")"
+	done | sort -n
+}
+
+# no_process_mentions STRING: no live process has STRING in its argv.
+# Every daemonize a test starts names a file in $T, so this finds any
+# launcher, middle process or daemon a failed start left behind.
+no_process_mentions() {
+	local f pid
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/}
+		pid=${pid%/cmdline}
+		[ "$pid" = "$$" ] && continue
+		[ "$pid" = "$BASHPID" ] && continue
+		if tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -- "$1"; then
+			alive "$pid" || continue
+			echo "process $pid still mentions $1:" \
+				"$(tr '\0' ' ' <"$f")" >&2
+			return 1
+		fi
+	done
+	return 0
+}
+
+# start_sleeper PIDFILE [OPTIONS...]: daemonize "sleep 300" and remember it.
+start_sleeper() {
+	local pf=$1
+	shift
+	"$DAEMONIZE" -p "$pf" "$@" sleep 300 3>&-
+	local rc=$?
+	remember_pidfile "$pf"
+	return "$rc"
+}
