@@ -22,6 +22,8 @@ cleanup(void)
 {
 	if (undo == NULL)
 		return;
+	/* A log that failed to open as the user leaves us acting as it. */
+	(void)privs_restore(undo);
 	pidfile_discard(undo);
 	output_discard(undo);
 }
@@ -40,10 +42,12 @@ main(int argc, char *argv[])
 	int status;
 
 	output_guard_stdio();
+	privs_refuse_setid();
 	options_parse(&ds, argc, argv);
 	if (ds.chdir_dir == NULL && (ds.chdir_dir = strdup("/")) == NULL)
 		err(EXIT_ERR, "strdup");
 	detach_resolve(&ds);
+	privs_resolve(&ds);
 
 	/* Acquire everything before detaching, so errors reach the caller. */
 	undo = &ds;

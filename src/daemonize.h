@@ -25,6 +25,10 @@ enum step {
 	STEP_FDS,
 	STEP_PIDFILE,
 	STEP_SIGNALS,
+	STEP_SETGROUPS,
+	STEP_SETGID,
+	STEP_SETUID,
+	STEP_VERIFY,	/* the dropped privileges are not what we asked for */
 	STEP_ENV,
 	STEP_EXEC,
 	STEP_LOST,	/* the daemon vanished without a word */
@@ -57,6 +61,20 @@ struct daemon_state {
 	size_t		  nenv;
 	bool		  foreground;
 	int		  verbose;
+
+	/* -u: resolved before forking, dropped in the daemon. */
+	char		 *user_spec;	/* USER[:GROUP] as given */
+	bool		  change_user;	/* root switching to another user */
+	bool		  group_given;
+	uid_t		  uid;
+	gid_t		  gid;
+	gid_t		 *groups;	/* the supplementary groups to set */
+	int		  ngroups;
+	char		 *user_name;
+	char		 *user_home;
+	char		 *user_shell;
+	gid_t		 *saved_groups;	/* ours, while we act as the user */
+	int		  nsaved_groups;
 };
 
 /* options.c */
@@ -71,6 +89,15 @@ void	pidfile_discard(struct daemon_state *);
 
 /* files.c */
 void	files_refuse_special(const char *);
+void	files_refuse_open_dir(const char *);
+
+/* privs.c */
+void	privs_refuse_setid(void);
+void	privs_resolve(struct daemon_state *);
+void	privs_assume(struct daemon_state *);
+int	privs_restore(struct daemon_state *);
+int	privs_drop(const struct daemon_state *);
+int	privs_environ(const struct daemon_state *);
 
 /* output.c */
 void	output_guard_stdio(void);

@@ -230,6 +230,7 @@ static void
 launch(struct daemon_state *ds, int repfd)
 {
 	size_t i;
+	int step;
 
 	if (chdir(ds->chdir_dir) == -1)
 		fail(ds, repfd, STEP_CHDIR);
@@ -240,8 +241,12 @@ launch(struct daemon_state *ds, int repfd)
 		fail(ds, repfd, STEP_FDS);
 	if (pidfile_store(ds, getpid()) == -1)
 		fail(ds, repfd, STEP_PIDFILE);
+	if ((step = privs_drop(ds)) != 0)
+		fail(ds, repfd, step);
 	if (reset_signals() == -1)
 		fail(ds, repfd, STEP_SIGNALS);
+	if (privs_environ(ds) == -1)
+		fail(ds, repfd, STEP_ENV);
 	for (i = 0; i < ds->nenv; i++)
 		if (putenv(ds->env[i]) != 0)
 			fail(ds, repfd, STEP_ENV);
@@ -369,6 +374,19 @@ report(const struct daemon_state *ds, const struct status_msg *msg)
 		break;
 	case STEP_PIDFILE:
 		warn("%s: writing %s", cmd, ds->pidfile);
+		break;
+	case STEP_SETGROUPS:
+		warn("%s: setgroups", cmd);
+		break;
+	case STEP_SETGID:
+		warn("%s: setgid %ld", cmd, (long)ds->gid);
+		break;
+	case STEP_SETUID:
+		warn("%s: setuid %s", cmd, ds->user_name);
+		break;
+	case STEP_VERIFY:
+		warn("%s: privileges of %s not fully taken", cmd,
+		    ds->user_name);
 		break;
 	case STEP_SIGNALS:
 		warn("%s: resetting signals", cmd);

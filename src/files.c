@@ -8,6 +8,8 @@
 
 #include <err.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "daemonize.h"
 
@@ -31,4 +33,29 @@ files_refuse_special(const char *path)
 		errx(EXIT_ERR, "%s: is a symbolic link, refused", path);
 	if (!S_ISREG(sb.st_mode))
 		errx(EXIT_ERR, "%s: not a regular file, refused", path);
+}
+
+/*
+ * A directory that others may write to without the sticky bit lets them
+ * swap our file for their own between any two system calls.
+ */
+void
+files_refuse_open_dir(const char *path)
+{
+	struct stat sb;
+	char *dir, *slash;
+
+	if ((dir = strdup(path)) == NULL)
+		err(EXIT_ERR, "strdup");
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	/* A directory we cannot stat is reported by the open that follows. */
+	if (stat(dir, &sb) == 0 && (sb.st_mode & S_IWOTH) != 0 &&
+	    (sb.st_mode & S_ISVTX) == 0)
+		errx(EXIT_ERR, "%s: directory writable by others, refused",
+		    dir);
+	free(dir);
 }

@@ -18,7 +18,7 @@ static mode_t	parse_umask(const char *);
 static void	add_env(struct daemon_state *, char *);
 static void	set_log(struct logfile *, const char *);
 
-static const char short_opts[] = "+:c:E:e:fhl:m:o:p:Vv";
+static const char short_opts[] = "+:c:E:e:fhl:m:o:p:u:Vv";
 
 static const struct option long_opts[] = {
 	{ "chdir",	required_argument,	NULL,	'c' },
@@ -30,6 +30,7 @@ static const struct option long_opts[] = {
 	{ "umask",	required_argument,	NULL,	'm' },
 	{ "stdout",	required_argument,	NULL,	'o' },
 	{ "pidfile",	required_argument,	NULL,	'p' },
+	{ "user",	required_argument,	NULL,	'u' },
 	{ "version",	no_argument,		NULL,	'V' },
 	{ "verbose",	no_argument,		NULL,	'v' },
 	{ NULL,		0,			NULL,	0 }
@@ -40,8 +41,9 @@ options_usage(void)
 {
 	printf("usage: daemonize [-fhVv] [-c dir] [-E name=value] [-e file] "
 	    "[-l file]\n"
-	    "                 [-m umask] [-o file] [-p pidfile] [--] "
-	    "command [arg ...]\n"
+	    "                 [-m umask] [-o file] [-p pidfile] "
+	    "[-u user[:group]]\n"
+	    "                 [--] command [arg ...]\n"
 	    "\n"
 	    "  -c, --chdir DIR         working directory of the daemon "
 	    "(default /)\n"
@@ -57,6 +59,8 @@ options_usage(void)
 	    "  -o, --stdout FILE       append the command's stdout to FILE\n"
 	    "  -p, --pidfile FILE      write and lock the daemon's pid "
 	    "in FILE\n"
+	    "  -u, --user USER[:GROUP] run the command as USER "
+	    "(root only)\n"
 	    "  -V, --version           print the version and exit\n"
 	    "  -v, --verbose           say what is done on stderr\n"
 	    "\n"
@@ -177,6 +181,9 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 				errx(EXIT_USAGE, "empty pidfile name");
 			free(ds->pidfile);
 			ds->pidfile = options_absolute(optarg);
+			break;
+		case 'u':
+			ds->user_spec = optarg;
 			break;
 		case 'V':
 			printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);

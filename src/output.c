@@ -75,18 +75,24 @@ output_open(struct daemon_state *ds)
 {
 	struct stat osb, esb;
 
+	if (ds->out.path == NULL && ds->err.path == NULL)
+		return;
+	/* With -u, as the user: its links cannot aim root at other files. */
+	privs_assume(ds);
 	if (ds->out.path != NULL)
 		open_log(&ds->out);
-	if (ds->err.path == NULL)
-		return;
-	if (ds->out.path != NULL && strcmp(ds->out.path, ds->err.path) == 0) {
+	if (ds->err.path != NULL && ds->out.path != NULL &&
+	    strcmp(ds->out.path, ds->err.path) == 0) {
 		/* One open file for both keeps their lines in order. */
 		ds->err.fd = ds->out.fd;
+	} else if (ds->err.path != NULL)
+		open_log(&ds->err);
+	if (privs_restore(ds) == -1)
+		err(EXIT_ERR, "taking back our privileges");
+	if (ds->out.fd == -1 || ds->err.fd == -1 || ds->err.fd == ds->out.fd)
 		return;
-	}
-	open_log(&ds->err);
 	/* Two names for one file ("log" and "./log") are one file too. */
-	if (ds->out.fd != -1 && fstat(ds->out.fd, &osb) == 0 &&
+	if (fstat(ds->out.fd, &osb) == 0 &&
 	    fstat(ds->err.fd, &esb) == 0 && osb.st_dev == esb.st_dev &&
 	    osb.st_ino == esb.st_ino) {
 		(void)close(ds->err.fd);

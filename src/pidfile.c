@@ -71,6 +71,7 @@ pidfile_acquire(struct daemon_state *ds)
 
 	if (ds->pidfile == NULL)
 		return;
+	files_refuse_open_dir(ds->pidfile);
 	files_refuse_special(ds->pidfile);
 	fd = flopen(ds->pidfile, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC | O_NOCTTY, 0644);
@@ -91,6 +92,16 @@ pidfile_acquire(struct daemon_state *ds)
 		err(EXIT_ERR, "%s", ds->pidfile);
 	if (!S_ISREG(lsb.st_mode))
 		errx(EXIT_ERR, "%s: not a regular file, refused", ds->pidfile);
+	/*
+	 * Someone else's file, or one with a second name elsewhere, could
+	 * make root's init script believe a pid the owner chose.
+	 */
+	if (lsb.st_uid != geteuid())
+		errx(EXIT_ERR, "%s: owned by uid %ld, not by us, refused",
+		    ds->pidfile, (long)lsb.st_uid);
+	if (lsb.st_nlink != 1)
+		errx(EXIT_ERR, "%s: has %ld hard links, refused",
+		    ds->pidfile, (long)lsb.st_nlink);
 	ds->pid_lockfd = fd;
 
 	/* From here on the file is ours: failures remove it. */
