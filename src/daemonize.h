@@ -88,7 +88,7 @@ int	pidfile_store(struct daemon_state *, pid_t);
 void	pidfile_discard(struct daemon_state *);
 
 /* files.c */
-void	files_refuse_special(const char *);
+bool	files_refuse_special(const char *);
 void	files_refuse_open_dir(const char *);
 
 /* privs.c */

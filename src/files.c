@@ -18,21 +18,23 @@
  * or a device can block or have side effects, and a symlink could aim
  * us at a file the caller never named.  The open that follows uses
  * O_NOFOLLOW and fstat(2) again, so a swap after this check fails too.
+ * Returns whether the file exists.
  */
-void
+bool
 files_refuse_special(const char *path)
 {
 	struct stat sb;
 
 	if (lstat(path, &sb) == -1) {
 		if (errno == ENOENT)
-			return;
+			return (false);
 		err(EXIT_ERR, "%s", path);
 	}
 	if (S_ISLNK(sb.st_mode))
 		errx(EXIT_ERR, "%s: is a symbolic link, refused", path);
 	if (!S_ISREG(sb.st_mode))
 		errx(EXIT_ERR, "%s: not a regular file, refused", path);
+	return (true);
 }
 
 /*

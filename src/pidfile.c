@@ -67,12 +67,13 @@ pidfile_acquire(struct daemon_state *ds)
 {
 	struct stat lsb, wsb;
 	pid_t pid;
-	int fd;
+	bool existed;
+	int fd, serrno;
 
 	if (ds->pidfile == NULL)
 		return;
 	files_refuse_open_dir(ds->pidfile);
-	files_refuse_special(ds->pidfile);
+	existed = files_refuse_special(ds->pidfile);
 	fd = flopen(ds->pidfile, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC | O_NOCTTY, 0644);
 	if (fd == -1) {
@@ -86,7 +87,14 @@ pidfile_acquire(struct daemon_state *ds)
 		if (errno == ELOOP)
 			errx(EXIT_ERR, "%s: is a symbolic link, refused",
 			    ds->pidfile);
-		err(EXIT_ERR, "%s", ds->pidfile);
+		/*
+		 * Created, but not lockable (a file system without
+		 * locks): no other instance can hold it either.
+		 */
+		serrno = errno;
+		if (!existed)
+			(void)unlink(ds->pidfile);
+		errc(EXIT_ERR, serrno, "%s", ds->pidfile);
 	}
 	if (fstat(fd, &lsb) == -1)
 		err(EXIT_ERR, "%s", ds->pidfile);

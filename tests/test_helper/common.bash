@@ -23,7 +23,12 @@ common_setup() {
 
 # End every process the test remembered, by pid, and wait for it.
 common_teardown() {
-	local pid
+	local pid dir
+	if [ -f "$T/.dirs" ]; then
+		while read -r dir; do
+			rm -rf -- "$dir"
+		done <"$T/.dirs"
+	fi
 	[ -f "$T/.started" ] || return 0
 	while read -r pid; do
 		[ -n "$pid" ] || continue
@@ -128,4 +133,39 @@ start_sleeper() {
 	local rc=$?
 	remember_pidfile "$pf"
 	return "$rc"
+}
+
+# need_root: skip unless we can change users.
+need_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+}
+
+# need_strace: skip unless strace is installed.
+need_strace() {
+	command -v strace >/dev/null || skip "strace is not installed"
+}
+
+# public_dir: a fresh directory that every user may enter, removed in
+# teardown; $T itself may sit below directories only root can enter.
+public_dir() {
+	local dir
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/daemonize-test.XXXXXX")
+	chmod 755 "$dir"
+	echo "$dir" >>"$T/.dirs"
+	echo "$dir"
+}
+
+# traced STRACE-OPTIONS... -- DAEMONIZE-ARGS...: run daemonize under
+# strace -f, for system call fault injection.  LeakSanitizer cannot run
+# under ptrace, in a sanitizer build.
+traced() {
+	local opts=()
+	while [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		timeout 30 strace -f -qq -o /dev/null "${opts[@]}" \
+		"$DAEMONIZE" "$@" 3>&-
 }
