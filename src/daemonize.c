@@ -1,4 +1,4 @@
-/* daemonize.c: main(): parse, acquire, detach, then exec (the man page, in order). */
+/* daemonize.c: main(): parse, then a control verb, or acquire, detach and exec (the man page, in order). */
 
 /* First, so that the feature macros reach every system header. */
 #include "config.h"
@@ -26,6 +26,7 @@ cleanup(void)
 	(void)privs_restore(undo);
 	pidfile_discard(undo);
 	output_discard(undo);
+	ready_discard(undo);
 }
 
 int
@@ -38,12 +39,26 @@ main(int argc, char *argv[])
 		.out = { .fd = -1 },
 		.err = { .fd = -1 },
 		.umask = 022,
+		.timeout = -1,
+		.ready_pipe = { -1, -1 },
+		.notify_sock = -1,
 	};
 	int status;
 
 	output_guard_stdio();
 	privs_refuse_setid();
 	options_parse(&ds, argc, argv);
+	switch (ds.mode) {
+	case MODE_STATUS:
+		return (control_status(&ds));
+	case MODE_STOP:
+		return (control_stop(&ds));
+	case MODE_SIGNAL:
+		return (control_signal(&ds));
+	case MODE_START:
+		break;
+	}
+
 	if (ds.chdir_dir == NULL && (ds.chdir_dir = strdup("/")) == NULL)
 		err(EXIT_ERR, "strdup");
 	detach_resolve(&ds);
@@ -55,6 +70,7 @@ main(int argc, char *argv[])
 		errx(EXIT_ERR, "atexit failed");
 	pidfile_acquire(&ds);
 	output_open(&ds);
+	ready_prepare(&ds);
 	/* A caller ignoring SIGCHLD would make the middle process unwaitable. */
 	(void)signal(SIGCHLD, SIG_DFL);
 

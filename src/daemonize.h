@@ -12,6 +12,28 @@
 #define EXIT_ERR	1	/* a system or I/O error */
 #define EXIT_USAGE	2	/* bad option, value or missing command */
 #define EXIT_RUNNING	3	/* the pidfile is locked by a live instance */
+#define EXIT_NOTREADY	4	/* the daemon died or timed out before ready */
+
+/* --status answers in the LSB's words. */
+#define STATUS_RUNNING	0
+#define STATUS_DEAD	1	/* not running, but the pidfile exists */
+#define STATUS_STOPPED	3	/* not running */
+#define STATUS_UNKNOWN	4
+
+/* What this run of daemonize does: the whole state machine. */
+enum mode {
+	MODE_START,
+	MODE_STATUS,
+	MODE_STOP,
+	MODE_SIGNAL,
+};
+
+/* How the daemon says it is ready, if it does. */
+enum ready {
+	READY_EXEC,	/* ready once exec succeeded */
+	READY_FD,	/* s6: a newline on a descriptor */
+	READY_NOTIFY,	/* systemd: READY=1 on a datagram socket */
+};
 #define EXIT_NOEXEC	126	/* the command exists but cannot run */
 #define EXIT_NOTFOUND	127	/* the command does not exist */
 
@@ -31,7 +53,16 @@ enum step {
 	STEP_VERIFY,	/* the dropped privileges are not what we asked for */
 	STEP_ENV,
 	STEP_EXEC,
+	STEP_WAIT,	/* the middle process cannot wait for readiness */
 	STEP_LOST,	/* the daemon vanished without a word */
+	/* From the middle process, while it waits for readiness: */
+	STEP_READY,	/* the daemon is ready */
+	STEP_DIED,	/* it exited first; value is its wait status */
+	STEP_TIMEOUT,	/* not ready in time; it was stopped */
+	STEP_CLOSED,	/* it closed the readiness descriptor unready */
+	STEP_NOTIFY_ERRNO, /* it sent ERRNO=value; it was stopped */
+	STEP_STATUS,	/* value bytes of its last STATUS= follow */
+	STEP_MAINPID,	/* it named value as its main process */
 };
 
 /* One message on the status pipe: a step and its errno (or the pid). */
@@ -48,6 +79,7 @@ struct logfile {
 };
 
 struct daemon_state {
+	enum mode	  mode;
 	char		**argv;		/* the command and its arguments, untouched */
 	char		 *exec_path;	/* absolute path that execve(2) receives */
 	char		 *pidfile;	/* absolute, or NULL */
@@ -61,6 +93,16 @@ struct daemon_state {
 	size_t		  nenv;
 	bool		  foreground;
 	int		  verbose;
+	long long	  timeout;	/* -t seconds, or -1 for the default */
+	int		  signal;	/* --signal, or -s for --stop */
+
+	/* Readiness, waited for by the middle process. */
+	enum ready	  ready;
+	int		  ready_fd;	/* --ready-fd: the daemon's number */
+	int		  ready_pipe[2];
+	int		  notify_sock;
+	char		 *notify_dir;
+	char		 *notify_path;
 
 	/* -u: resolved before forking, dropped in the daemon. */
 	char		 *user_spec;	/* USER[:GROUP] as given */
@@ -80,10 +122,27 @@ struct daemon_state {
 /* options.c */
 void	options_parse(struct daemon_state *, int, char **);
 char	*options_absolute(const char *);
+int	options_signal(const char *);
+const char *options_signame(int);
 void	options_usage(void);
+
+/* control.c */
+int	control_status(struct daemon_state *);
+int	control_stop(struct daemon_state *);
+int	control_signal(struct daemon_state *);
+
+/* ready.c */
+void	ready_prepare(struct daemon_state *);
+int	ready_arm(void);
+int	ready_environ(const struct daemon_state *);
+void	ready_wait(struct daemon_state *, int, pid_t)
+	    __attribute__((__noreturn__));
+void	ready_discard(struct daemon_state *);
+void	ready_log_tail(const struct daemon_state *);
 
 /* pidfile.c */
 void	pidfile_acquire(struct daemon_state *);
+pid_t	pidfile_read(int);
 int	pidfile_store(struct daemon_state *, pid_t);
 void	pidfile_discard(struct daemon_state *);
 

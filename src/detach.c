@@ -23,8 +23,9 @@
 extern char **environ;
 
 static const char	*env_value(const struct daemon_state *, const char *);
-static int		 close_above(int);
+static int		 close_between(unsigned int, unsigned int);
 static int		 arrange_fds(struct daemon_state *, int *);
+static int		 reset_reserved(int);
 static int		 reset_signals(void);
 static void		 send_status(int, int, int);
 static void		 fail(struct daemon_state *, int, int)
@@ -98,60 +99,91 @@ detach_resolve(struct daemon_state *ds)
 	errx(EXIT_NOTFOUND, "%s: command not found", name);
 }
 
+/* Close lo..hi (hi may be ~0U): one system call, whatever the limit. */
 static int
-close_above(int lowfd)
+close_between(unsigned int lo, unsigned int hi)
 {
+	unsigned int fd;
+
+	if (lo > hi)
+		return (0);
 #ifdef HAVE_CLOSE_RANGE
-	/* One system call, whatever the descriptor limit. */
-	if (close_range((unsigned int)lowfd, ~0U, 0) == 0)
+	if (close_range(lo, hi, 0) == 0)
 		return (0);
 	if (errno != ENOSYS)
 		return (-1);
 #endif
-	closefrom(lowfd);
+	if (hi == ~0U) {
+		closefrom((int)lo);
+		return (0);
+	}
+	for (fd = lo; fd <= hi; fd++)
+		(void)close((int)fd);
 	return (0);
 }
 
 /*
- * Move the descriptors we keep to 3, 4, ... in order and close every
- * other one the caller left us: the pidfile lock first, so the daemon
- * always finds it on descriptor 3.  Only the lock survives the exec.
+ * Put the descriptors we keep where they belong and close every other
+ * one the caller left us.  The --ready-fd pipe goes to the number asked
+ * for; the others take 3, 4, ... around it, the pidfile lock first, so
+ * the daemon finds the lock on 3 (on 4 when --ready-fd is 3).  Only the
+ * lock and the readiness pipe survive the exec.
  */
 static int
 arrange_fds(struct daemon_state *ds, int *repfd)
 {
-	int *keep[3], n, i, j, t, fd;
+	struct kept { int *fd; int to; bool inherit; } keep[4];
+	int n, i, j, next, top, fd;
 
 	n = 0;
+	if (ds->ready == READY_FD)
+		keep[n++] = (struct kept){ &ds->ready_pipe[1],
+		    ds->ready_fd, true };
+	next = STDERR_FILENO + 1;
 	if (ds->pid_lockfd != -1)
-		keep[n++] = &ds->pid_lockfd;
-	keep[n++] = repfd;
+		keep[n++] = (struct kept){ &ds->pid_lockfd, 0, true };
+	keep[n++] = (struct kept){ repfd, 0, false };
 	if (ds->pid_writefd != -1)
-		keep[n++] = &ds->pid_writefd;
+		keep[n++] = (struct kept){ &ds->pid_writefd, 0, false };
+	top = 0;
 	for (i = 0; i < n; i++) {
-		t = STDERR_FILENO + 1 + i;
-		if (*keep[i] != t) {
-			/* Clear the way if a later one sits on the target. */
-			for (j = i + 1; j < n; j++) {
-				if (*keep[j] != t)
+		if (keep[i].to == 0) {
+			if (ds->ready == READY_FD && next == ds->ready_fd)
+				next++;
+			keep[i].to = next++;
+		}
+		if (keep[i].to > top)
+			top = keep[i].to;
+	}
+	for (i = 0; i < n; i++) {
+		if (*keep[i].fd != keep[i].to) {
+			/* Clear the way if another of ours sits there. */
+			for (j = 0; j < n; j++) {
+				if (j == i || *keep[j].fd != keep[i].to)
 					continue;
-				fd = fcntl(t, F_DUPFD_CLOEXEC,
-				    STDERR_FILENO + 1 + n);
+				fd = fcntl(keep[i].to, F_DUPFD_CLOEXEC, top + 1);
 				if (fd == -1)
 					return (-1);
-				*keep[j] = fd;
+				*keep[j].fd = fd;
 			}
-			if (dup2(*keep[i], t) == -1)
+			if (dup2(*keep[i].fd, keep[i].to) == -1)
 				return (-1);
-			(void)close(*keep[i]);
-			*keep[i] = t;
+			(void)close(*keep[i].fd);
+			*keep[i].fd = keep[i].to;
 		}
-		/* dup2 clears close-on-exec, and leaves it when fd == t. */
-		if (fcntl(t, F_SETFD, keep[i] == &ds->pid_lockfd ?
-		    0 : FD_CLOEXEC) == -1)
+		/* dup2 clears close-on-exec, and leaves it when fd == to. */
+		if (fcntl(keep[i].to, F_SETFD, keep[i].inherit ? 0 :
+		    FD_CLOEXEC) == -1)
 			return (-1);
 	}
-	return (close_above(STDERR_FILENO + 1 + n));
+	/* Our numbers are 3..next-1, plus ready_fd, which may lie beyond. */
+	if (ds->ready == READY_FD && ds->ready_fd >= next) {
+		if (close_between((unsigned int)next,
+		    (unsigned int)ds->ready_fd - 1) == -1)
+			return (-1);
+		next = ds->ready_fd + 1;
+	}
+	return (close_between((unsigned int)next, ~0U));
 }
 
 /*
@@ -245,7 +277,7 @@ launch(struct daemon_state *ds, int repfd)
 		fail(ds, repfd, step);
 	if (reset_signals() == -1)
 		fail(ds, repfd, STEP_SIGNALS);
-	if (privs_environ(ds) == -1)
+	if (privs_environ(ds) == -1 || ready_environ(ds) == -1)
 		fail(ds, repfd, STEP_ENV);
 	for (i = 0; i < ds->nenv; i++)
 		if (putenv(ds->env[i]) != 0)
@@ -275,15 +307,23 @@ middle(struct daemon_state *ds, int repfd)
 		_exit(EXIT_ERR);
 	}
 	(void)signal(SIGHUP, SIG_IGN);
+	if (ds->ready != READY_EXEC && ready_arm() == -1) {
+		send_status(repfd, STEP_WAIT, errno);
+		_exit(EXIT_ERR);
+	}
 	switch (pid = fork()) {
 	case -1:
 		send_status(repfd, STEP_FORK, errno);
 		_exit(EXIT_ERR);
 	case 0:
 		launch(ds, repfd);
-	default:
-		_exit(EXIT_OK);
 	}
+	if (ds->ready == READY_EXEC)
+		_exit(EXIT_OK);
+	/* Only the daemon may hold the write end, or EOF never comes. */
+	if (ds->ready == READY_FD)
+		(void)close(ds->ready_pipe[1]);
+	ready_wait(ds, repfd, pid);
 }
 
 /* The interpreter named on a script's "#!" line, for the message. */
@@ -397,6 +437,28 @@ report(const struct daemon_state *ds, const struct status_msg *msg)
 	case STEP_LOST:
 		warnx("%s: the daemon died before it could start", cmd);
 		break;
+	case STEP_WAIT:
+		warn("preparing to wait for readiness");
+		break;
+	case STEP_DIED:
+		if (WIFSIGNALED(msg->value))
+			warnx("%s: killed by SIG%s before it was ready", cmd,
+			    options_signame(WTERMSIG(msg->value)));
+		else
+			warnx("%s: exited with status %d before it was ready",
+			    cmd, WEXITSTATUS(msg->value));
+		return (EXIT_NOTREADY);
+	case STEP_TIMEOUT:
+		warnx("%s: not ready after %d seconds, stopped", cmd,
+		    msg->value);
+		return (EXIT_NOTREADY);
+	case STEP_CLOSED:
+		warnx("%s: closed descriptor %d without a newline, stopped",
+		    cmd, msg->value);
+		return (EXIT_NOTREADY);
+	case STEP_NOTIFY_ERRNO:
+		warnx("%s: not ready: %s, stopped", cmd, strerror(msg->value));
+		return (EXIT_NOTREADY);
 	default:
 		warnx("%s: unknown failure %d", cmd, msg->step);
 		break;
@@ -413,9 +475,11 @@ int
 detach_start(struct daemon_state *ds)
 {
 	struct status_msg msg, failure = { 0, 0 };
+	char status_text[512] = "";
 	pid_t pid, daemon_pid;
+	bool ready;
 	ssize_t n;
-	int fds[2], status;
+	int fds[2], wstatus, code;
 
 	if (pipe2(fds, O_CLOEXEC) == -1)
 		err(EXIT_ERR, "pipe");
@@ -427,11 +491,15 @@ detach_start(struct daemon_state *ds)
 		middle(ds, fds[1]);
 	}
 	(void)close(fds[1]);
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			err(EXIT_ERR, "waitpid");
+	if (ds->ready == READY_FD) {
+		(void)close(ds->ready_pipe[0]);
+		(void)close(ds->ready_pipe[1]);
+	} else if (ds->ready == READY_NOTIFY)
+		(void)close(ds->notify_sock);
 
+	/* Until every writer is gone: exec, or the middle process's exit. */
 	daemon_pid = -1;
+	ready = ds->ready == READY_EXEC;
 	for (;;) {
 		n = read(fds[0], &msg, sizeof(msg));
 		if (n == -1 && errno == EINTR)
@@ -442,32 +510,60 @@ detach_start(struct daemon_state *ds)
 			break;
 		if (n != sizeof(msg))
 			errx(EXIT_ERR, "status pipe: short message");
-		if (msg.step == STEP_PID)
+		switch (msg.step) {
+		case STEP_PID:
+		case STEP_MAINPID:
 			daemon_pid = msg.value;
-		else
-			failure = msg;
+			break;
+		case STEP_READY:
+			ready = true;
+			break;
+		case STEP_STATUS:
+			/* Sent in the same write as its header. */
+			n = read(fds[0], status_text, (size_t)msg.value <
+			    sizeof(status_text) ? (size_t)msg.value :
+			    sizeof(status_text) - 1);
+			status_text[n > 0 ? n : 0] = '\0';
+			break;
+		default:
+			/* The first failure is the cause; the rest follow. */
+			if (failure.step == 0)
+				failure = msg;
+		}
 	}
 	(void)close(fds[0]);
+	while (waitpid(pid, &wstatus, 0) == -1)
+		if (errno != EINTR)
+			err(EXIT_ERR, "waitpid");
+	ready_discard(ds);
 
-	if (failure.step == 0 && daemon_pid == -1) {
+	if (failure.step == 0 && (daemon_pid == -1 || !ready)) {
 		/* Neither an exec nor a report: the daemon was killed. */
 		failure.step = STEP_LOST;
 	}
-	if (failure.step != 0) {
-		/*
-		 * A daemon that reported its own failure removed the
-		 * pidfile itself; the name may already be another
-		 * instance's, so leave it alone here.  Otherwise our copy
-		 * of the lock still guards it and we remove it.
-		 */
-		if (failure.step != STEP_LOST && failure.step != STEP_SETSID &&
-		    failure.step != STEP_FORK)
-			ds->pid_lockfd = -1;
-		return (report(ds, &failure));
+	if (failure.step == 0) {
+		if (ds->verbose)
+			warnx("%s: running as pid %ld", ds->argv[0],
+			    (long)daemon_pid);
+		return (EXIT_OK);
 	}
-	if (ds->verbose)
-		warnx("%s: running as pid %ld", ds->argv[0], (long)daemon_pid);
-	return (EXIT_OK);
+	/*
+	 * A daemon that reported its own failure removed the pidfile
+	 * itself, and the name may already be another instance's: leave it
+	 * alone.  Otherwise our copy of the lock still guards it, and the
+	 * clean-up on exit removes it.
+	 */
+	if (failure.step < STEP_LOST && failure.step != STEP_SETSID &&
+	    failure.step != STEP_FORK && failure.step != STEP_WAIT)
+		ds->pid_lockfd = -1;
+	code = report(ds, &failure);
+	if (code == EXIT_NOTREADY) {
+		if (*status_text != '\0')
+			warnx("%s: its last status: %s", ds->argv[0],
+			    status_text);
+		ready_log_tail(ds);
+	}
+	return (code);
 }
 
 /* -f: every step of the daemon's setup except fork and setsid. */

@@ -7,18 +7,47 @@
 
 #include <err.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "daemonize.h"
 
+/* Options with no short form. */
+enum {
+	OPT_NOTIFY = 256,
+	OPT_READY_FD,
+	OPT_SIGNAL,
+	OPT_STATUS,
+	OPT_STOP,
+};
+
 static mode_t	parse_umask(const char *);
+static void	set_mode(struct daemon_state *, enum mode, const char *);
+static void	check(struct daemon_state *, int);
 static void	add_env(struct daemon_state *, char *);
 static void	set_log(struct logfile *, const char *);
 
-static const char short_opts[] = "+:c:E:e:fhl:m:o:p:u:Vv";
+static const char short_opts[] = "+:c:E:e:fhl:m:o:p:s:t:u:Vv";
+
+static const struct {
+	const char	*name;
+	int		 number;
+} signals[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
+	{ "ILL", SIGILL }, { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },
+	{ "BUS", SIGBUS }, { "FPE", SIGFPE }, { "KILL", SIGKILL },
+	{ "USR1", SIGUSR1 }, { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
+	{ "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
+	{ "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
+	{ "URG", SIGURG }, { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
+	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
+	{ "IO", SIGIO }, { "SYS", SIGSYS },
+};
 
 static const struct option long_opts[] = {
 	{ "chdir",	required_argument,	NULL,	'c' },
@@ -29,7 +58,14 @@ static const struct option long_opts[] = {
 	{ "log",	required_argument,	NULL,	'l' },
 	{ "umask",	required_argument,	NULL,	'm' },
 	{ "stdout",	required_argument,	NULL,	'o' },
+	{ "notify",	no_argument,		NULL,	OPT_NOTIFY },
 	{ "pidfile",	required_argument,	NULL,	'p' },
+	{ "ready-fd",	required_argument,	NULL,	OPT_READY_FD },
+	{ "signal",	required_argument,	NULL,	OPT_SIGNAL },
+	{ "status",	no_argument,		NULL,	OPT_STATUS },
+	{ "stop",	no_argument,		NULL,	OPT_STOP },
+	{ "stop-signal", required_argument,	NULL,	's' },
+	{ "timeout",	required_argument,	NULL,	't' },
 	{ "user",	required_argument,	NULL,	'u' },
 	{ "version",	no_argument,		NULL,	'V' },
 	{ "verbose",	no_argument,		NULL,	'v' },
@@ -45,6 +81,10 @@ options_usage(void)
 	    "[-u user[:group]]\n"
 	    "                 [--] command [arg ...]\n"
 	    "\n"
+	    "       daemonize --status | --stop [-s signal] [-t seconds] | "
+	    "--signal signal\n"
+	    "                 -p pidfile\n"
+	    "\n"
 	    "  -c, --chdir DIR         working directory of the daemon "
 	    "(default /)\n"
 	    "  -E, --env NAME=VALUE    set a variable for the command; "
@@ -56,9 +96,21 @@ options_usage(void)
 	    "  -l, --log FILE          append stdout and stderr to FILE\n"
 	    "  -m, --umask MODE        octal umask of the daemon "
 	    "(default 022)\n"
+	    "      --notify            wait for READY=1 on $NOTIFY_SOCKET "
+	    "(sd_notify)\n"
 	    "  -o, --stdout FILE       append the command's stdout to FILE\n"
 	    "  -p, --pidfile FILE      write and lock the daemon's pid "
 	    "in FILE\n"
+	    "      --ready-fd N        wait for a newline on the daemon's "
+	    "descriptor N\n"
+	    "  -s, --stop-signal SIG   the signal --stop sends "
+	    "(default TERM)\n"
+	    "      --signal SIG        send SIG to the running daemon\n"
+	    "      --status            report whether the daemon runs "
+	    "(LSB codes)\n"
+	    "      --stop              stop the running daemon\n"
+	    "  -t, --timeout SECONDS   readiness wait (60), or --stop's "
+	    "grace period (10)\n"
 	    "  -u, --user USER[:GROUP] run the command as USER "
 	    "(root only)\n"
 	    "  -V, --version           print the version and exit\n"
@@ -66,7 +118,8 @@ options_usage(void)
 	    "\n"
 	    "Exit status: 0 running, 1 system error, 2 usage, "
 	    "3 already running,\n"
-	    "126 command cannot be executed, 127 command not found.\n");
+	    "4 died or timed out before ready, 126 command cannot be "
+	    "executed,\n127 command not found.\n");
 }
 
 /*
@@ -90,6 +143,46 @@ options_absolute(const char *path)
 		err(EXIT_ERR, "asprintf");
 	free(cwd);
 	return (abs);
+}
+
+/* A signal by name, with or without "SIG", or by number. */
+int
+options_signal(const char *s)
+{
+	const char *errstr, *name;
+	size_t i;
+	int sig;
+
+	name = strncasecmp(s, "SIG", 3) == 0 ? s + 3 : s;
+	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		if (strcasecmp(name, signals[i].name) == 0)
+			return (signals[i].number);
+	sig = (int)strtonum(s, 1, NSIG - 1, &errstr);
+	if (errstr != NULL)
+		errx(EXIT_USAGE, "%s: no such signal", s);
+	return (sig);
+}
+
+const char *
+options_signame(int sig)
+{
+	static char num[16];
+	size_t i;
+
+	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		if (signals[i].number == sig)
+			return (signals[i].name);
+	(void)snprintf(num, sizeof(num), "%d", sig);
+	return (num);
+}
+
+static void
+set_mode(struct daemon_state *ds, enum mode mode, const char *name)
+{
+	if (ds->mode != MODE_START && ds->mode != mode)
+		errx(EXIT_USAGE, "%s: only one of --status, --stop and "
+		    "--signal", name);
+	ds->mode = mode;
 }
 
 /* A umask is strict octal: digits 0-7 only, no sign, at most 0777. */
@@ -142,6 +235,8 @@ set_log(struct logfile *lf, const char *arg)
 void
 options_parse(struct daemon_state *ds, int argc, char **argv)
 {
+	const char *errstr;
+	bool stop_signal = false;
 	int ch;
 
 	opterr = 0;
@@ -182,8 +277,45 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 			free(ds->pidfile);
 			ds->pidfile = options_absolute(optarg);
 			break;
+		case 's':
+			ds->signal = options_signal(optarg);
+			stop_signal = true;
+			break;
+		case 't':
+			ds->timeout = strtonum(optarg, 1, 31536000, &errstr);
+			if (errstr != NULL)
+				errx(EXIT_USAGE, "-t %s: %s (1 to 31536000 "
+				    "seconds)", optarg, errstr);
+			break;
 		case 'u':
 			ds->user_spec = optarg;
+			break;
+		case OPT_NOTIFY:
+			if (ds->ready == READY_FD)
+				errx(EXIT_USAGE, "--notify: not with "
+				    "--ready-fd");
+			ds->ready = READY_NOTIFY;
+			break;
+		case OPT_READY_FD:
+			if (ds->ready == READY_NOTIFY)
+				errx(EXIT_USAGE, "--ready-fd: not with "
+				    "--notify");
+			ds->ready = READY_FD;
+			ds->ready_fd = (int)strtonum(optarg, 3, 1048575,
+			    &errstr);
+			if (errstr != NULL)
+				errx(EXIT_USAGE, "--ready-fd %s: %s (3 to "
+				    "1048575)", optarg, errstr);
+			break;
+		case OPT_SIGNAL:
+			set_mode(ds, MODE_SIGNAL, "--signal");
+			ds->signal = options_signal(optarg);
+			break;
+		case OPT_STATUS:
+			set_mode(ds, MODE_STATUS, "--status");
+			break;
+		case OPT_STOP:
+			set_mode(ds, MODE_STOP, "--stop");
 			break;
 		case 'V':
 			printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
@@ -205,9 +337,41 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 
-	if (argc == 0)
-		errx(EXIT_USAGE, "no command given (see daemonize --help)");
-	if (*argv[0] == '\0')
+	if (stop_signal && ds->mode != MODE_STOP)
+		errx(EXIT_USAGE, "-s: only with --stop");
+	if (ds->mode == MODE_STOP && !stop_signal)
+		ds->signal = SIGTERM;
+	check(ds, argc);
+	if (ds->mode == MODE_START && *argv[0] == '\0')
 		errx(EXIT_USAGE, "empty command name");
 	ds->argv = argv;
+}
+
+/* What the options mean together. */
+static void
+check(struct daemon_state *ds, int argc)
+{
+	const char *verb;
+
+	if (ds->mode != MODE_START) {
+		verb = ds->mode == MODE_STATUS ? "--status" :
+		    ds->mode == MODE_STOP ? "--stop" : "--signal";
+		if (ds->pidfile == NULL)
+			errx(EXIT_USAGE, "%s: needs -p pidfile", verb);
+		if (argc != 0)
+			errx(EXIT_USAGE, "%s: takes no command", verb);
+		if (ds->timeout != -1 && ds->mode != MODE_STOP)
+			errx(EXIT_USAGE, "-t: not with %s", verb);
+		return;
+	}
+	if (argc == 0)
+		errx(EXIT_USAGE, "no command given (see daemonize --help)");
+	if (ds->ready != READY_EXEC && ds->foreground)
+		errx(EXIT_USAGE, "%s: not with -f, which does not wait",
+		    ds->ready == READY_FD ? "--ready-fd" : "--notify");
+	if (ds->timeout != -1 && ds->ready == READY_EXEC)
+		errx(EXIT_USAGE, "-t: only with --ready-fd, --notify or "
+		    "--stop");
+	if (ds->timeout == -1)
+		ds->timeout = 60;
 }

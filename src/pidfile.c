@@ -20,6 +20,25 @@
 #include "daemonize.h"
 
 static pid_t	read_holder(const char *);
+static int	lock_open(const char *);
+
+/* The pid a pidfile holds: digits and a newline, or -1. */
+pid_t
+pidfile_read(int fd)
+{
+	char buf[32], *nl;
+	const char *errstr;
+	ssize_t n;
+	pid_t pid;
+
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return (-1);
+	buf[n] = '\0';
+	if ((nl = strchr(buf, '\n')) != NULL)
+		*nl = '\0';
+	pid = (pid_t)strtonum(buf, 1, INT_MAX, &errstr);
+	return (errstr == NULL ? pid : -1);
+}
 
 /*
  * The holder writes its pid right after taking the lock, so an empty
@@ -29,9 +48,6 @@ static pid_t
 read_holder(const char *path)
 {
 	const struct timespec pause = { 0, 10 * 1000 * 1000 };
-	char buf[32], *nl;
-	const char *errstr;
-	ssize_t n;
 	pid_t pid;
 	int fd, tries;
 
@@ -40,18 +56,32 @@ read_holder(const char *path)
 		    O_NOCTTY);
 		if (fd == -1)
 			return (-1);
-		n = read(fd, buf, sizeof(buf) - 1);
+		pid = pidfile_read(fd);
 		(void)close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			if ((nl = strchr(buf, '\n')) != NULL)
-				*nl = '\0';
-			pid = (pid_t)strtonum(buf, 1, INT_MAX, &errstr);
-			return (errstr == NULL ? pid : -1);
-		}
+		if (pid > 0)
+			return (pid);
 		(void)nanosleep(&pause, NULL);
 	}
 	return (-1);
+}
+
+/*
+ * --status and --stop probe the lock for a moment; a start that meets
+ * such a probe tries again before it calls the daemon "running".
+ */
+static int
+lock_open(const char *path)
+{
+	const struct timespec pause = { 0, 10 * 1000 * 1000 };
+	int fd, tries;
+
+	for (tries = 0; ; tries++) {
+		fd = flopen(path, O_RDONLY | O_CREAT | O_NOFOLLOW |
+		    O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+		if (fd != -1 || errno != EWOULDBLOCK || tries == 10)
+			return (fd);
+		(void)nanosleep(&pause, NULL);
+	}
 }
 
 /*
@@ -74,9 +104,7 @@ pidfile_acquire(struct daemon_state *ds)
 		return;
 	files_refuse_open_dir(ds->pidfile);
 	existed = files_refuse_special(ds->pidfile);
-	fd = flopen(ds->pidfile, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC | O_NOCTTY, 0644);
-	if (fd == -1) {
+	if ((fd = lock_open(ds->pidfile)) == -1) {
 		if (errno == EWOULDBLOCK) {
 			if ((pid = read_holder(ds->pidfile)) > 0)
 				errx(EXIT_RUNNING, "%s: already running as "

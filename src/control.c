@@ -1,0 +1,249 @@
+/* control.c: the verbs --status, --stop and --signal, decided by the pidfile's lock, never by a pid alone. */
+
+/* First, so that the feature macros reach every system header. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemonize.h"
+
+#define KILL_SECONDS	5	/* how long SIGKILL gets to free the lock */
+
+enum probe {
+	PROBE_RUNNING,	/* locked: a daemon lives */
+	PROBE_STALE,	/* there, unlocked: we now hold the lock */
+	PROBE_ABSENT,
+	PROBE_UNKNOWN,	/* could not tell; said why */
+};
+
+static volatile sig_atomic_t timed_out;
+
+static enum probe probe(const char *, int *, pid_t *, struct stat *);
+static int	holder(pid_t, const struct stat *);
+static void	on_alarm(int);
+static bool	wait_unlocked(int, long long);
+static int	signal_holder(const struct daemon_state *, int, pid_t,
+		    const struct stat *);
+
+/*
+ * Try the lock without waiting.  A lock we get means nobody holds it:
+ * the file is stale, whatever pid it names.
+ */
+static enum probe
+probe(const char *path, int *fdp, pid_t *pidp, struct stat *sb)
+{
+	int fd;
+
+	*fdp = -1;
+	*pidp = -1;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+	    O_NOCTTY);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return (PROBE_ABSENT);
+		warn("%s", path);
+		return (PROBE_UNKNOWN);
+	}
+	if (fstat(fd, sb) == -1 || !S_ISREG(sb->st_mode)) {
+		warnx("%s: not a regular file", path);
+		(void)close(fd);
+		return (PROBE_UNKNOWN);
+	}
+	*fdp = fd;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return (PROBE_STALE);
+	if (errno != EWOULDBLOCK) {
+		warn("%s: flock", path);
+		return (PROBE_UNKNOWN);
+	}
+	*pidp = pidfile_read(fd);
+	return (PROBE_RUNNING);
+}
+
+/*
+ * Does pid hold the pidfile open?  1 yes, 0 no, -1 cannot tell (no
+ * /proc).  The lock says a daemon lives; this says it is the one the
+ * file names, and not a process that inherited the descriptor.
+ */
+static int
+holder(pid_t pid, const struct stat *sb)
+{
+	char path[64];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int found;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	if ((d = opendir(path)) == NULL)
+		return (access("/proc/self/fd", F_OK) == 0 ? 0 : -1);
+	found = 0;
+	while (found == 0 && (de = readdir(d)) != NULL) {
+		if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
+		    st.st_dev == sb->st_dev && st.st_ino == sb->st_ino)
+			found = 1;
+	}
+	(void)closedir(d);
+	return (found);
+}
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	timed_out = 1;
+}
+
+/* Block on the lock until it is ours or the time is up: no polling. */
+static bool
+wait_unlocked(int fd, long long seconds)
+{
+	struct sigaction sa;
+	bool got;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART: flock must return */
+	(void)sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGALRM, &sa, NULL);
+	timed_out = 0;
+	(void)alarm((unsigned int)seconds);
+	got = false;
+	while (!timed_out) {
+		if (flock(fd, LOCK_EX) == 0) {
+			got = true;
+			break;
+		}
+		if (errno != EINTR)
+			break;
+	}
+	(void)alarm(0);
+	return (got);
+}
+
+/* Signal pid only when it is the process that holds the lock. */
+static int
+signal_holder(const struct daemon_state *ds, int sig, pid_t pid,
+    const struct stat *sb)
+{
+	if (pid <= 0) {
+		warnx("%s: locked, but names no pid: nothing signalled",
+		    ds->pidfile);
+		return (-1);
+	}
+	if (holder(pid, sb) == 0) {
+		warnx("%s: locked, but pid %ld does not hold it: "
+		    "nothing signalled", ds->pidfile, (long)pid);
+		return (-1);
+	}
+	if (kill(pid, sig) == -1 && errno != ESRCH) {
+		warn("%s: kill %ld", ds->pidfile, (long)pid);
+		return (-1);
+	}
+	return (0);
+}
+
+int
+control_status(struct daemon_state *ds)
+{
+	struct stat sb;
+	pid_t pid;
+	int fd;
+
+	switch (probe(ds->pidfile, &fd, &pid, &sb)) {
+	case PROBE_RUNNING:
+		if (pid > 0)
+			printf("%ld\n", (long)pid);
+		else
+			printf("running\n");
+		return (STATUS_RUNNING);
+	case PROBE_STALE:
+		warnx("%s: not running (stale pidfile)", ds->pidfile);
+		return (STATUS_DEAD);
+	case PROBE_ABSENT:
+		warnx("%s: not running", ds->pidfile);
+		return (STATUS_STOPPED);
+	case PROBE_UNKNOWN:
+		break;
+	}
+	return (STATUS_UNKNOWN);
+}
+
+/*
+ * Signal the daemon, wait for the lock, escalate to SIGKILL, and remove
+ * the pidfile once the lock is ours: only then is the name ours to take.
+ */
+int
+control_stop(struct daemon_state *ds)
+{
+	struct stat sb;
+	long long seconds;
+	pid_t pid;
+	int fd;
+
+	switch (probe(ds->pidfile, &fd, &pid, &sb)) {
+	case PROBE_RUNNING:
+		break;
+	case PROBE_STALE:
+		(void)unlink(ds->pidfile);
+		/* FALLTHROUGH */
+	case PROBE_ABSENT:
+		if (ds->verbose)
+			warnx("%s: not running", ds->pidfile);
+		return (EXIT_OK);
+	case PROBE_UNKNOWN:
+		return (EXIT_ERR);
+	}
+	if (signal_holder(ds, ds->signal, pid, &sb) == -1)
+		return (EXIT_ERR);
+	seconds = ds->timeout > 0 ? ds->timeout : 10;
+	if (!wait_unlocked(fd, seconds)) {
+		warnx("%s: pid %ld still running after %lld s, sending SIGKILL",
+		    ds->pidfile, (long)pid, seconds);
+		if (signal_holder(ds, SIGKILL, pid, &sb) == -1 ||
+		    !wait_unlocked(fd, KILL_SECONDS)) {
+			warnx("%s: pid %ld could not be stopped", ds->pidfile,
+			    (long)pid);
+			return (EXIT_ERR);
+		}
+	}
+	(void)unlink(ds->pidfile);
+	if (ds->verbose)
+		warnx("%s: pid %ld stopped", ds->pidfile, (long)pid);
+	return (EXIT_OK);
+}
+
+int
+control_signal(struct daemon_state *ds)
+{
+	struct stat sb;
+	pid_t pid;
+	int fd;
+
+	switch (probe(ds->pidfile, &fd, &pid, &sb)) {
+	case PROBE_RUNNING:
+		break;
+	case PROBE_STALE:
+	case PROBE_ABSENT:
+		warnx("%s: not running", ds->pidfile);
+		return (STATUS_STOPPED);
+	case PROBE_UNKNOWN:
+		return (EXIT_ERR);
+	}
+	if (signal_holder(ds, ds->signal, pid, &sb) == -1)
+		return (EXIT_ERR);
+	if (ds->verbose)
+		warnx("%s: sent SIG%s to pid %ld", ds->pidfile,
+		    options_signame(ds->signal), (long)pid);
+	return (EXIT_OK);
+}

@@ -1,0 +1,418 @@
+/* ready.c: readiness: the --ready-fd pipe and the sd_notify socket, waited for by the middle process. */
+
+/* First, so that the feature macros reach every system header. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <paths.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemonize.h"
+
+#define STOP_SECONDS	10	/* how long a daemon that failed gets to go */
+#define STATUS_MAX	256	/* the longest STATUS= passed on */
+
+static int	chld_pipe[2] = { -1, -1 };
+
+static void	on_sigchld(int);
+static long long now_ms(void);
+static void	send_msg(int, int, int);
+static void	send_text(int, const char *);
+static int	wait_child(pid_t, long long, int *);
+static void	stop(pid_t, pid_t);
+static bool	trusted(pid_t, pid_t);
+static int	read_notify(struct daemon_state *, int, pid_t, pid_t *,
+		    long long *, char *, int *);
+
+/*
+ * Before forking: the pipe or the socket the daemon will report on, so
+ * that a failure to make them still reaches the caller's terminal.
+ */
+void
+ready_prepare(struct daemon_state *ds)
+{
+	struct sockaddr_un sun;
+	const char *tmp;
+	int one = 1;
+
+	switch (ds->ready) {
+	case READY_EXEC:
+		return;
+	case READY_FD:
+		if (pipe2(ds->ready_pipe, O_CLOEXEC) == -1)
+			err(EXIT_ERR, "pipe");
+		return;
+	case READY_NOTIFY:
+		break;
+	}
+	if ((tmp = getenv("TMPDIR")) == NULL || *tmp != '/')
+		tmp = _PATH_TMP;
+	if (asprintf(&ds->notify_dir, "%s%sdaemonize.XXXXXX", tmp,
+	    tmp[strlen(tmp) - 1] == '/' ? "" : "/") == -1)
+		err(EXIT_ERR, "asprintf");
+	if (mkdtemp(ds->notify_dir) == NULL)
+		err(EXIT_ERR, "%s", ds->notify_dir);
+	if (asprintf(&ds->notify_path, "%s/notify", ds->notify_dir) == -1)
+		err(EXIT_ERR, "asprintf");
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, ds->notify_path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		errx(EXIT_ERR, "%s: name too long for a socket (set TMPDIR)",
+		    ds->notify_path);
+	ds->notify_sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
+	if (ds->notify_sock == -1)
+		err(EXIT_ERR, "socket");
+	if (bind(ds->notify_sock, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		err(EXIT_ERR, "%s", ds->notify_path);
+	/* The kernel vouches for each sender's pid. */
+	if (setsockopt(ds->notify_sock, SOL_SOCKET, SO_PASSCRED, &one,
+	    sizeof(one)) == -1)
+		err(EXIT_ERR, "SO_PASSCRED");
+	/* The 0700 directory guards the socket; it must let the user in. */
+	if (chmod(ds->notify_path, 0666) == -1)
+		err(EXIT_ERR, "%s", ds->notify_path);
+	if (ds->change_user && chown(ds->notify_dir, ds->uid, ds->gid) == -1)
+		err(EXIT_ERR, "%s", ds->notify_dir);
+}
+
+/* In the daemon: where to send READY=1. */
+int
+ready_environ(const struct daemon_state *ds)
+{
+	if (ds->ready != READY_NOTIFY)
+		return (0);
+	return (setenv("NOTIFY_SOCKET", ds->notify_path, 1));
+}
+
+/* Remove the socket and its directory; the caller does it once done. */
+void
+ready_discard(struct daemon_state *ds)
+{
+	if (ds->notify_path != NULL)
+		(void)unlink(ds->notify_path);
+	if (ds->notify_dir != NULL)
+		(void)rmdir(ds->notify_dir);
+	free(ds->notify_path);
+	free(ds->notify_dir);
+	ds->notify_path = ds->notify_dir = NULL;
+}
+
+/* After a failed start: the end of the log, where the daemon said why. */
+void
+ready_log_tail(const struct daemon_state *ds)
+{
+	const char *path;
+	char buf[8192], *p;
+	ssize_t n;
+	off_t size;
+	int fd, lines;
+
+	path = ds->err.path != NULL ? ds->err.path : ds->out.path;
+	if (path == NULL)
+		return;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	if (size > (off_t)sizeof(buf) - 1)
+		(void)lseek(fd, size - (off_t)sizeof(buf) + 1, SEEK_SET);
+	else
+		(void)lseek(fd, 0, SEEK_SET);
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if (buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	for (lines = 0, p = buf + n; p > buf; p--)
+		if (p[-1] == '\n' && ++lines == 10)
+			break;
+	warnx("the last lines of %s:", path);
+	(void)fprintf(stderr, "%s\n", p);
+}
+
+/* The handler only wakes the loop up; the loop does the waiting. */
+static void
+on_sigchld(int sig)
+{
+	int serrno = errno;
+
+	(void)sig;
+	(void)write(chld_pipe[1], "", 1);
+	errno = serrno;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static void
+send_msg(int fd, int step, int value)
+{
+	struct status_msg msg = { .step = step, .value = value };
+
+	(void)write(fd, &msg, sizeof(msg));
+}
+
+/* A header and the text in one write, so it arrives whole. */
+static void
+send_text(int fd, const char *text)
+{
+	char buf[sizeof(struct status_msg) + STATUS_MAX];
+	struct status_msg msg;
+	size_t len;
+
+	len = strnlen(text, STATUS_MAX);
+	msg.step = STEP_STATUS;
+	msg.value = (int)len;
+	memcpy(buf, &msg, sizeof(msg));
+	memcpy(buf + sizeof(msg), text, len);
+	(void)write(fd, buf, sizeof(msg) + len);
+}
+
+/*
+ * Wait until the process exits or the deadline passes.  Returns 1 when
+ * it is gone, 0 at the deadline.  A main process named by MAINPID= is no
+ * child of ours and sends no SIGCHLD: look at it every 100 ms.
+ */
+static int
+wait_child(pid_t pid, long long deadline, int *status)
+{
+	struct pollfd pfd = { .fd = chld_pipe[0], .events = POLLIN };
+	char drain[64];
+	long long left;
+	bool ours = true;
+	pid_t r;
+
+	for (;;) {
+		if (ours) {
+			r = waitpid(pid, status, WNOHANG);
+			if (r == pid)
+				return (1);
+			if (r == -1 && errno == ECHILD)
+				ours = false;
+		}
+		if (!ours && kill(pid, 0) == -1 && errno == ESRCH)
+			return (1);
+		if ((left = deadline - now_ms()) <= 0)
+			return (0);
+		if (!ours && left > 100)
+			left = 100;
+		if (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) > 0)
+			(void)read(chld_pipe[0], drain, sizeof(drain));
+	}
+}
+
+/*
+ * Stop a daemon that failed to get ready, as --stop would: SIGTERM, a
+ * grace period, then SIGKILL.  A main process it named with MAINPID= is
+ * signalled too, while it is still in the daemon's session.
+ */
+static void
+stop(pid_t pid, pid_t mainpid)
+{
+	int status;
+
+	if (mainpid > 0 && mainpid != pid && trusted(mainpid, pid))
+		(void)kill(mainpid, SIGTERM);
+	(void)kill(pid, SIGTERM);
+	if (wait_child(pid, now_ms() + STOP_SECONDS * 1000, &status) == 0) {
+		(void)kill(pid, SIGKILL);
+		(void)wait_child(pid, now_ms() + STOP_SECONDS * 1000, &status);
+	}
+	if (mainpid > 0 && mainpid != pid && trusted(mainpid, pid))
+		(void)kill(mainpid, SIGKILL);
+}
+
+/*
+ * A datagram counts only from the daemon or a process of its session:
+ * the middle process leads that session, so its pid is the session id.
+ */
+static bool
+trusted(pid_t sender, pid_t daemon_pid)
+{
+	return (sender == daemon_pid || getsid(sender) == getpid());
+}
+
+/*
+ * Read every waiting datagram.  Returns the step it leads to (READY or
+ * NOTIFY_ERRNO with *errnum set), or 0 to go on waiting.
+ */
+static int
+read_notify(struct daemon_state *ds, int repfd, pid_t pid, pid_t *mainpid,
+    long long *deadline, char *status, int *errnum)
+{
+	char buf[4096], cbuf[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	struct ucred cred;
+	const char *errstr;
+	char *line, *next;
+	long long v;
+	ssize_t n;
+	bool have_cred;
+	int result = 0;
+
+	for (;;) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		if ((n = recvmsg(ds->notify_sock, &mh, MSG_CMSG_CLOEXEC)) ==
+		    -1)
+			return (result);
+		have_cred = false;
+		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
+		    cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level == SOL_SOCKET &&
+			    cm->cmsg_type == SCM_CREDENTIALS) {
+				memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+				have_cred = true;
+			}
+		}
+		if (!have_cred || !trusted(cred.pid, pid))
+			continue;
+		buf[n] = '\0';
+		for (line = buf; line != NULL; line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			if (strcmp(line, "READY=1") == 0 && result == 0)
+				result = STEP_READY;
+			else if (strncmp(line, "STATUS=", 7) == 0)
+				(void)strlcpy(status, line + 7, STATUS_MAX + 1);
+			else if (strncmp(line, "ERRNO=", 6) == 0) {
+				v = strtonum(line + 6, 1, INT_MAX, &errstr);
+				if (errstr == NULL) {
+					*errnum = (int)v;
+					result = STEP_NOTIFY_ERRNO;
+				}
+			} else if (strncmp(line, "MAINPID=", 8) == 0) {
+				v = strtonum(line + 8, 2, INT_MAX, &errstr);
+				if (errstr == NULL && trusted((pid_t)v, pid)) {
+					*mainpid = (pid_t)v;
+					(void)pidfile_store(ds, *mainpid);
+					send_msg(repfd, STEP_MAINPID,
+					    (int)*mainpid);
+				}
+			} else if (strncmp(line, "EXTEND_TIMEOUT_USEC=", 20) ==
+			    0) {
+				v = strtonum(line + 20, 0, LLONG_MAX / 2,
+				    &errstr);
+				if (errstr == NULL &&
+				    now_ms() + v / 1000 > *deadline)
+					*deadline = now_ms() + v / 1000;
+			}
+		}
+	}
+}
+
+/*
+ * The middle process, parent of the daemon until it is ready: wait for
+ * its word, its death or the deadline, tell the caller which, and go.
+ * The daemon is then the child of the system's reaper, as usual.
+ */
+void
+ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
+{
+	char status[STATUS_MAX + 1] = "", drain[64];
+	struct pollfd pfd[2];
+	long long deadline, left;
+	pid_t mainpid = -1;
+	ssize_t n;
+	int step, wstatus, serrno = 0;
+
+	deadline = now_ms() + ds->timeout * 1000;
+	pfd[0].fd = chld_pipe[0];
+	pfd[0].events = POLLIN;
+	pfd[1].fd = ds->ready == READY_FD ? ds->ready_pipe[0] : ds->notify_sock;
+	pfd[1].events = POLLIN;
+	step = 0;
+	while (step == 0) {
+		if (waitpid(pid, &wstatus, WNOHANG) == pid) {
+			/* After MAINPID=, the first process may go. */
+			if (mainpid > 0 && WIFEXITED(wstatus) &&
+			    WEXITSTATUS(wstatus) == 0) {
+				pfd[0].fd = -1;
+				pid = mainpid;
+				continue;
+			}
+			if (*status != '\0')
+				send_text(repfd, status);
+			send_msg(repfd, STEP_DIED, wstatus);
+			_exit(EXIT_OK);
+		}
+		if ((left = deadline - now_ms()) <= 0) {
+			step = STEP_TIMEOUT;
+			break;
+		}
+		if (poll(pfd, 2, left > INT_MAX ? INT_MAX : (int)left) <= 0)
+			continue;
+		if (pfd[0].revents != 0)
+			(void)read(chld_pipe[0], drain, sizeof(drain));
+		if (pfd[1].revents == 0)
+			continue;
+		if (ds->ready == READY_FD) {
+			n = read(ds->ready_pipe[0], drain, sizeof(drain));
+			if (n > 0 && memchr(drain, '\n', (size_t)n) != NULL)
+				step = STEP_READY;
+			else if (n == 0)
+				step = STEP_CLOSED;
+		} else {
+			step = read_notify(ds, repfd, pid, &mainpid,
+			    &deadline, status, &serrno);
+		}
+	}
+	if (step == STEP_READY) {
+		send_msg(repfd, STEP_READY, 0);
+		_exit(EXIT_OK);
+	}
+	stop(pid, mainpid);
+	if (*status != '\0')
+		send_text(repfd, status);
+	send_msg(repfd, step, step == STEP_NOTIFY_ERRNO ? serrno :
+	    step == STEP_TIMEOUT ? (int)ds->timeout : ds->ready_fd);
+	_exit(EXIT_OK);
+}
+
+/*
+ * In the middle process, before the fork: SIGCHLD arrives through a
+ * self-pipe, so that one poll(2) waits for the daemon's word and death.
+ */
+int
+ready_arm(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		return (-1);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigchld;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	(void)sigemptyset(&sa.sa_mask);
+	return (sigaction(SIGCHLD, &sa, NULL));
+}
