@@ -449,7 +449,7 @@ report(const struct daemon_state *ds, const struct status_msg *msg)
 			    cmd, WEXITSTATUS(msg->value));
 		return (EXIT_NOTREADY);
 	case STEP_TIMEOUT:
-		warnx("%s: not ready after %d seconds, stopped", cmd,
+		warnx("%s: not ready after %d s, stopped", cmd,
 		    msg->value);
 		return (EXIT_NOTREADY);
 	case STEP_CLOSED:

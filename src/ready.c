@@ -343,6 +343,7 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 	struct pollfd pfd[2];
 	long long deadline, left;
 	pid_t mainpid = -1;
+	bool exited;
 	ssize_t n;
 	int step, wstatus, serrno = 0;
 
@@ -353,42 +354,57 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 	pfd[1].events = POLLIN;
 	step = 0;
 	while (step == 0) {
-		if (waitpid(pid, &wstatus, WNOHANG) == pid) {
-			/* After MAINPID=, the first process may go. */
-			if (mainpid > 0 && WIFEXITED(wstatus) &&
-			    WEXITSTATUS(wstatus) == 0) {
-				pfd[0].fd = -1;
-				pid = mainpid;
-				continue;
-			}
-			if (*status != '\0')
-				send_text(repfd, status);
-			send_msg(repfd, STEP_DIED, wstatus);
-			_exit(EXIT_OK);
-		}
-		if ((left = deadline - now_ms()) <= 0) {
+		exited = waitpid(pid, &wstatus, WNOHANG) == pid;
+		/*
+		 * Wait for the next event, or, once the daemon has exited,
+		 * only look at what it said on its way out.
+		 */
+		left = exited ? 0 : deadline - now_ms();
+		if (!exited && left <= 0) {
 			step = STEP_TIMEOUT;
 			break;
 		}
-		if (poll(pfd, 2, left > INT_MAX ? INT_MAX : (int)left) <= 0)
-			continue;
-		if (pfd[0].revents != 0)
-			(void)read(chld_pipe[0], drain, sizeof(drain));
-		if (pfd[1].revents == 0)
-			continue;
-		if (ds->ready == READY_FD) {
-			n = read(ds->ready_pipe[0], drain, sizeof(drain));
-			if (n > 0 && memchr(drain, '\n', (size_t)n) != NULL)
-				step = STEP_READY;
-			else if (n == 0)
-				step = STEP_CLOSED;
-		} else {
-			step = read_notify(ds, repfd, pid, &mainpid,
-			    &deadline, status, &serrno);
+		if (poll(pfd, 2, left > INT_MAX ? INT_MAX : (int)left) > 0) {
+			if (pfd[0].revents != 0)
+				(void)read(chld_pipe[0], drain, sizeof(drain));
+			if (pfd[1].revents != 0 && ds->ready == READY_FD) {
+				n = read(ds->ready_pipe[0], drain,
+				    sizeof(drain));
+				if (n > 0 && memchr(drain, '\n', (size_t)n) !=
+				    NULL)
+					step = STEP_READY;
+				else if (n == 0 && !exited)
+					step = STEP_CLOSED;
+			} else if (pfd[1].revents != 0)
+				step = read_notify(ds, repfd, pid, &mainpid,
+				    &deadline, status, &serrno);
 		}
+		if (step != 0 || !exited)
+			continue;
+		/* After MAINPID=, the first process may go. */
+		if (mainpid > 0 && mainpid != pid && WIFEXITED(wstatus) &&
+		    WEXITSTATUS(wstatus) == 0) {
+			pfd[0].fd = -1;
+			pid = mainpid;
+			continue;
+		}
+		if (*status != '\0')
+			send_text(repfd, status);
+		send_msg(repfd, STEP_DIED, wstatus);
+		_exit(EXIT_OK);
 	}
 	if (step == STEP_READY) {
 		send_msg(repfd, STEP_READY, 0);
+		_exit(EXIT_OK);
+	}
+	/*
+	 * A daemon that exits closes the pipe a moment before it can be
+	 * reaped: say that it died, not merely that it closed the pipe.
+	 */
+	if (step == STEP_CLOSED && wait_child(pid, now_ms() + 500, &wstatus)) {
+		if (*status != '\0')
+			send_text(repfd, status);
+		send_msg(repfd, STEP_DIED, wstatus);
 		_exit(EXIT_OK);
 	}
 	stop(pid, mainpid);

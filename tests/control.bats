@@ -1,0 +1,147 @@
+#!/usr/bin/env bats
+# --status, --stop and --signal: decided by the pidfile's lock.
+
+load test_helper/common
+
+@test "--status says 0 and prints the pid while the daemon runs" {
+	start_sleeper "$T/d.pid"
+	run -0 --separate-stderr "$DAEMONIZE" --status -p "$T/d.pid"
+	assert_output "$(cat "$T/d.pid")"
+}
+
+@test "--status says 1 for a pidfile whose daemon is gone" {
+	start_sleeper "$T/d.pid"
+	local pid
+	pid=$(cat "$T/d.pid")
+	kill -KILL "$pid"
+	wait_until 5 gone "$pid"
+	run -1 --separate-stderr "$DAEMONIZE" --status -p "$T/d.pid"
+	assert_equal "$stderr" "daemonize: $T/d.pid: not running (stale pidfile)"
+	[ -e "$T/d.pid" ]
+}
+
+@test "--status says 3 when there is no pidfile" {
+	run -3 --separate-stderr "$DAEMONIZE" --status -p "$T/none.pid"
+	assert_equal "$stderr" "daemonize: $T/none.pid: not running"
+}
+
+@test "--status says 4 when it cannot tell" {
+	mkdir "$T/dir.pid"
+	run -4 --separate-stderr "$DAEMONIZE" --status -p "$T/dir.pid"
+	assert_equal "$stderr" "daemonize: $T/dir.pid: not a regular file"
+}
+
+@test "--status trusts the lock, not a live pid in an unlocked file" {
+	echo $$ >"$T/d.pid"
+	run -1 "$DAEMONIZE" --status -p "$T/d.pid"
+}
+
+@test "--stop ends the daemon, waits for its lock and removes the pidfile" {
+	start_sleeper "$T/d.pid"
+	local pid
+	pid=$(cat "$T/d.pid")
+	run -0 --separate-stderr "$DAEMONIZE" --stop -v -p "$T/d.pid"
+	assert_equal "$stderr" "daemonize: $T/d.pid: pid $pid stopped"
+	[ ! -e "$T/d.pid" ]
+	# The lock was free when --stop returned: the process is done.
+	wait_until 1 gone "$pid"
+}
+
+@test "--stop escalates to SIGKILL when the daemon ignores SIGTERM" {
+	"$DAEMONIZE" -p "$T/d.pid" sh -c 'trap "" TERM; exec sleep 300' 3>&-
+	remember_pidfile "$T/d.pid"
+	local pid start
+	pid=$(cat "$T/d.pid")
+	start=$(date +%s)
+	run -0 --separate-stderr "$DAEMONIZE" --stop -t 1 -p "$T/d.pid"
+	assert_equal "$stderr" \
+		"daemonize: $T/d.pid: pid $pid still running after 1 s, sending SIGKILL"
+	[ $(( $(date +%s) - start )) -le 4 ]
+	[ ! -e "$T/d.pid" ]
+	gone "$pid"
+}
+
+@test "--stop -s sends the signal asked for" {
+	"$DAEMONIZE" -p "$T/d.pid" -o "$T/out" sh -c '
+		trap "echo got-usr2; exit 0" USR2
+		while :; do sleep 0.05; done' 3>&-
+	remember_pidfile "$T/d.pid"
+	run -0 "$DAEMONIZE" --stop -s USR2 -p "$T/d.pid"
+	[ "$(cat "$T/out")" = got-usr2 ]
+}
+
+@test "--stop of a stale pidfile whose pid was reused signals nobody" {
+	sleep 300 3>&- &
+	local unrelated=$!
+	remember "$unrelated"
+	echo "$unrelated" >"$T/d.pid"
+	run -0 "$DAEMONIZE" --stop -p "$T/d.pid"
+	alive "$unrelated"
+	[ ! -e "$T/d.pid" ]
+}
+
+@test "--stop refuses to signal a pid that does not hold the lock" {
+	start_sleeper "$T/d.pid"
+	local daemon
+	daemon=$(cat "$T/d.pid")
+	sleep 300 3>&- &
+	local unrelated=$!
+	remember "$unrelated"
+	# Someone rewrote the file; the lock is still the daemon's.
+	cat >"$T/d.pid" <<<"$unrelated"
+	run -1 --separate-stderr "$DAEMONIZE" --stop -p "$T/d.pid"
+	assert_equal "$stderr" \
+		"daemonize: $T/d.pid: locked, but pid $unrelated does not hold it: nothing signalled"
+	alive "$unrelated"
+	alive "$daemon"
+}
+
+@test "--stop says 0 when nothing runs" {
+	run -0 --separate-stderr "$DAEMONIZE" --stop -p "$T/none.pid"
+	assert_equal "$stderr" ""
+}
+
+@test "--signal sends a signal by name, with or without SIG, or by number" {
+	"$DAEMONIZE" -p "$T/d.pid" -o "$T/out" sh -c '
+		trap "echo hup" HUP; trap "echo usr1" USR1; trap "echo usr2" USR2
+		while :; do sleep 0.05; done' 3>&-
+	remember_pidfile "$T/d.pid"
+	run -0 "$DAEMONIZE" --signal HUP -p "$T/d.pid"
+	wait_until 5 grep -q hup "$T/out"
+	run -0 "$DAEMONIZE" --signal SIGUSR1 -p "$T/d.pid"
+	wait_until 5 grep -q usr1 "$T/out"
+	run -0 "$DAEMONIZE" --signal 12 -p "$T/d.pid"
+	wait_until 5 grep -q usr2 "$T/out"
+}
+
+@test "--signal says 3 when the daemon does not run" {
+	run -3 --separate-stderr "$DAEMONIZE" --signal HUP -p "$T/none.pid"
+	assert_equal "$stderr" "daemonize: $T/none.pid: not running"
+	echo $$ >"$T/stale.pid"
+	run -3 "$DAEMONIZE" --signal HUP -p "$T/stale.pid"
+}
+
+@test "the verbs check their options" {
+	run -2 --separate-stderr "$DAEMONIZE" --status
+	assert_equal "$stderr" "daemonize: --status: needs -p pidfile"
+	run -2 --separate-stderr "$DAEMONIZE" --stop -p "$T/d.pid" sleep 1
+	assert_equal "$stderr" "daemonize: --stop: takes no command"
+	run -2 --separate-stderr "$DAEMONIZE" --signal NOPE -p "$T/d.pid"
+	assert_equal "$stderr" "daemonize: NOPE: no such signal"
+	run -2 --separate-stderr "$DAEMONIZE" --status --stop -p "$T/d.pid"
+	assert_equal "$stderr" "daemonize: --stop: only one of --status, --stop and --signal"
+	run -2 --separate-stderr "$DAEMONIZE" -s KILL -p "$T/d.pid" sleep 1
+	assert_equal "$stderr" "daemonize: -s: only with --stop"
+}
+
+@test "a start meeting a --status probe still starts" {
+	local i
+	# A stale file, so that every probe takes its lock for a moment.
+	echo 99999999 >"$T/d.pid"
+	for i in $(seq 20); do
+		"$DAEMONIZE" --status -p "$T/d.pid" >/dev/null 2>&1 &
+	done
+	start_sleeper "$T/d.pid"
+	wait
+	alive "$(cat "$T/d.pid")"
+}
