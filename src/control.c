@@ -29,7 +29,7 @@ enum probe {
 
 static volatile sig_atomic_t timed_out;
 
-static enum probe probe(const char *, int *, pid_t *, struct stat *);
+static enum probe probe(const char *, bool, int *, pid_t *, struct stat *);
 static int	holder(pid_t, const struct stat *);
 static void	on_alarm(int);
 static bool	wait_unlocked(int, long long);
@@ -38,10 +38,12 @@ static int	signal_holder(const struct daemon_state *, int, pid_t,
 
 /*
  * Try the lock without waiting.  A lock we get means nobody holds it:
- * the file is stale, whatever pid it names.
+ * the file is stale, whatever pid it names.  Before acting on it, the
+ * file must be ours, as a start demands: else its owner chooses whom
+ * we signal.
  */
 static enum probe
-probe(const char *path, int *fdp, pid_t *pidp, struct stat *sb)
+probe(const char *path, bool act, int *fdp, pid_t *pidp, struct stat *sb)
 {
 	int fd;
 
@@ -57,6 +59,12 @@ probe(const char *path, int *fdp, pid_t *pidp, struct stat *sb)
 	}
 	if (fstat(fd, sb) == -1 || !S_ISREG(sb->st_mode)) {
 		warnx("%s: not a regular file", path);
+		(void)close(fd);
+		return (PROBE_UNKNOWN);
+	}
+	if (act && (sb->st_uid != geteuid() || sb->st_nlink != 1)) {
+		warnx("%s: not ours alone (uid %ld, %ld links), not trusted",
+		    path, (long)sb->st_uid, (long)sb->st_nlink);
 		(void)close(fd);
 		return (PROBE_UNKNOWN);
 	}
@@ -160,7 +168,7 @@ control_status(struct daemon_state *ds)
 	pid_t pid;
 	int fd;
 
-	switch (probe(ds->pidfile, &fd, &pid, &sb)) {
+	switch (probe(ds->pidfile, false, &fd, &pid, &sb)) {
 	case PROBE_RUNNING:
 		if (pid > 0)
 			printf("%ld\n", (long)pid);
@@ -191,7 +199,7 @@ control_stop(struct daemon_state *ds)
 	pid_t pid;
 	int fd;
 
-	switch (probe(ds->pidfile, &fd, &pid, &sb)) {
+	switch (probe(ds->pidfile, true, &fd, &pid, &sb)) {
 	case PROBE_RUNNING:
 		break;
 	case PROBE_STALE:
@@ -230,7 +238,7 @@ control_signal(struct daemon_state *ds)
 	pid_t pid;
 	int fd;
 
-	switch (probe(ds->pidfile, &fd, &pid, &sb)) {
+	switch (probe(ds->pidfile, true, &fd, &pid, &sb)) {
 	case PROBE_RUNNING:
 		break;
 	case PROBE_STALE:

@@ -61,8 +61,8 @@ main(int argc, char *argv[])
 
 	if (ds.chdir_dir == NULL && (ds.chdir_dir = strdup("/")) == NULL)
 		err(EXIT_ERR, "strdup");
-	detach_resolve(&ds);
 	privs_resolve(&ds);
+	detach_resolve(&ds);
 
 	/* Acquire everything before detaching, so errors reach the caller. */
 	undo = &ds;

@@ -264,8 +264,6 @@ launch(struct daemon_state *ds, int repfd)
 	size_t i;
 	int step;
 
-	if (chdir(ds->chdir_dir) == -1)
-		fail(ds, repfd, STEP_CHDIR);
 	(void)umask(ds->umask);
 	if (output_wire(ds) == -1)
 		fail(ds, repfd, STEP_STDIO);
@@ -275,6 +273,9 @@ launch(struct daemon_state *ds, int repfd)
 		fail(ds, repfd, STEP_PIDFILE);
 	if ((step = privs_drop(ds)) != 0)
 		fail(ds, repfd, step);
+	/* As the user, so that a directory it cannot use fails here. */
+	if (chdir(ds->chdir_dir) == -1)
+		fail(ds, repfd, STEP_CHDIR);
 	if (reset_signals() == -1)
 		fail(ds, repfd, STEP_SIGNALS);
 	if (privs_environ(ds) == -1 || ready_environ(ds) == -1)
@@ -547,15 +548,6 @@ detach_start(struct daemon_state *ds)
 			    (long)daemon_pid);
 		return (EXIT_OK);
 	}
-	/*
-	 * A daemon that reported its own failure removed the pidfile
-	 * itself, and the name may already be another instance's: leave it
-	 * alone.  Otherwise our copy of the lock still guards it, and the
-	 * clean-up on exit removes it.
-	 */
-	if (failure.step < STEP_LOST && failure.step != STEP_SETSID &&
-	    failure.step != STEP_FORK && failure.step != STEP_WAIT)
-		ds->pid_lockfd = -1;
 	code = report(ds, &failure);
 	if (code == EXIT_NOTREADY) {
 		if (*status_text != '\0')

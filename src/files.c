@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemonize.h"
 
@@ -39,7 +40,8 @@ files_refuse_special(const char *path)
 
 /*
  * A directory that others may write to without the sticky bit lets them
- * swap our file for their own between any two system calls.
+ * swap our file for their own between any two system calls.  "Others"
+ * is anyone but us and root: a group, the world, or another owner.
  */
 void
 files_refuse_open_dir(const char *path)
@@ -55,8 +57,10 @@ files_refuse_open_dir(const char *path)
 	else if (slash != NULL)
 		*slash = '\0';
 	/* A directory we cannot stat is reported by the open that follows. */
-	if (stat(dir, &sb) == 0 && (sb.st_mode & S_IWOTH) != 0 &&
-	    (sb.st_mode & S_ISVTX) == 0)
+	if (stat(dir, &sb) == 0 && (sb.st_mode & S_ISVTX) == 0 &&
+	    ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+	    (sb.st_uid != geteuid() && sb.st_uid != 0 &&
+	    (sb.st_mode & S_IWUSR) != 0)))
 		errx(EXIT_ERR, "%s: directory writable by others, refused",
 		    dir);
 	free(dir);

@@ -21,6 +21,22 @@
 
 static pid_t	read_holder(const char *);
 static int	lock_open(const char *);
+static void	refuse_foreign(const char *, const struct stat *);
+
+/*
+ * Someone else's file, or one with a second name elsewhere, could make
+ * root's init script believe a pid the owner chose.
+ */
+static void
+refuse_foreign(const char *path, const struct stat *sb)
+{
+	if (sb->st_uid != geteuid())
+		errx(EXIT_ERR, "%s: owned by uid %ld, not by us, refused",
+		    path, (long)sb->st_uid);
+	if (sb->st_nlink != 1)
+		errx(EXIT_ERR, "%s: has %ld hard links, refused", path,
+		    (long)sb->st_nlink);
+}
 
 /* The pid a pidfile holds: digits and a newline, or -1. */
 pid_t
@@ -104,6 +120,9 @@ pidfile_acquire(struct daemon_state *ds)
 		return;
 	files_refuse_open_dir(ds->pidfile);
 	existed = files_refuse_special(ds->pidfile);
+	/* Before locking, so that a planted file cannot claim "running". */
+	if (existed && lstat(ds->pidfile, &lsb) == 0)
+		refuse_foreign(ds->pidfile, &lsb);
 	if ((fd = lock_open(ds->pidfile)) == -1) {
 		if (errno == EWOULDBLOCK) {
 			if ((pid = read_holder(ds->pidfile)) > 0)
@@ -128,16 +147,7 @@ pidfile_acquire(struct daemon_state *ds)
 		err(EXIT_ERR, "%s", ds->pidfile);
 	if (!S_ISREG(lsb.st_mode))
 		errx(EXIT_ERR, "%s: not a regular file, refused", ds->pidfile);
-	/*
-	 * Someone else's file, or one with a second name elsewhere, could
-	 * make root's init script believe a pid the owner chose.
-	 */
-	if (lsb.st_uid != geteuid())
-		errx(EXIT_ERR, "%s: owned by uid %ld, not by us, refused",
-		    ds->pidfile, (long)lsb.st_uid);
-	if (lsb.st_nlink != 1)
-		errx(EXIT_ERR, "%s: has %ld hard links, refused",
-		    ds->pidfile, (long)lsb.st_nlink);
+	refuse_foreign(ds->pidfile, &lsb);
 	ds->pid_lockfd = fd;
 
 	/* From here on the file is ours: failures remove it. */
@@ -181,14 +191,20 @@ pidfile_store(struct daemon_state *ds, pid_t pid)
 }
 
 /*
- * Remove the pidfile of a start that failed.  Only ever called while
- * this process still holds the lock, so the name cannot belong to
- * another instance yet.
+ * Remove the pidfile of a start that failed, if the name still is the
+ * file we locked.  The daemon removes it first where it can; once it
+ * has, the name may already be another instance's new file.  While our
+ * lock is held, nobody else can have replaced our file under the name.
  */
 void
 pidfile_discard(struct daemon_state *ds)
 {
+	struct stat fsb, psb;
+
 	if (ds->pidfile == NULL || ds->pid_lockfd == -1)
 		return;
-	(void)unlink(ds->pidfile);
+	if (fstat(ds->pid_lockfd, &fsb) == 0 &&
+	    lstat(ds->pidfile, &psb) == 0 &&
+	    fsb.st_dev == psb.st_dev && fsb.st_ino == psb.st_ino)
+		(void)unlink(ds->pidfile);
 }

@@ -76,11 +76,11 @@ privs_resolve(struct daemon_state *ds)
 	if ((group = strchr(user, ':')) != NULL) {
 		*group++ = '\0';
 		if (*group == '\0')
-			errx(EXIT_USAGE, "-u %s: empty group name",
+			errx(EXIT_USAGE, "-u '%s': empty group name",
 			    ds->user_spec);
 	}
 	if (*user == '\0')
-		errx(EXIT_USAGE, "-u %s: empty user name", ds->user_spec);
+		errx(EXIT_USAGE, "-u '%s': empty user name", ds->user_spec);
 	if ((pw = getpwnam(user)) == NULL) {
 		uid = (uid_t)strtonum(user, 0, INT_MAX, &errstr);
 		if (errstr != NULL || (pw = getpwuid(uid)) == NULL)

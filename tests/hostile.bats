@@ -65,3 +65,46 @@ refused_pidfile() {
 	refused_pidfile "$T/tty.pid" "daemonize: $T/tty.pid: not a regular file, refused"
 	[ -c "$T/tty.pid" ]
 }
+
+@test "a locked pidfile planted by another user is refused, not taken for a running daemon" {
+	need_root
+	local dir
+	dir=$(public_dir)
+	chmod 1777 "$dir"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		sh -c 'exec 9>>"$1"; flock 9; echo 1 >"$1"; exec sleep 300' \
+		sh "$dir/d.pid" 3>&- &
+	remember $!
+	# One process, the lock holder, so teardown ends it by its pid.
+	wait_until 5 test -s "$dir/d.pid"
+	run -1 --separate-stderr "$DAEMONIZE" -p "$dir/d.pid" sleep 300 3>&-
+	assert_equal "$stderr" \
+		"daemonize: $dir/d.pid: owned by uid 65534, not by us, refused"
+}
+
+@test "a pidfile in a directory another user owns or a group may write is refused" {
+	need_root
+	mkdir "$T/users" "$T/group"
+	chown nobody "$T/users"
+	chmod 775 "$T/group"
+	refused_pidfile "$T/users/d.pid" \
+		"daemonize: $T/users: directory writable by others, refused"
+	refused_pidfile "$T/group/d.pid" \
+		"daemonize: $T/group: directory writable by others, refused"
+	[ ! -e "$T/users/d.pid" ] && [ ! -e "$T/group/d.pid" ]
+}
+
+@test "--stop and --signal do not trust a pidfile owned by another user" {
+	need_root
+	sleep 300 3>&- &
+	local victim=$!
+	remember "$victim"
+	echo "$victim" >"$T/d.pid"
+	chown nobody "$T/d.pid"
+	run -1 --separate-stderr "$DAEMONIZE" --stop -p "$T/d.pid"
+	assert_equal "$stderr" \
+		"daemonize: $T/d.pid: not ours alone (uid 65534, 1 links), not trusted"
+	run -1 "$DAEMONIZE" --signal TERM -p "$T/d.pid"
+	alive "$victim"
+	[ -e "$T/d.pid" ]
+}

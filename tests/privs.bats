@@ -115,7 +115,7 @@ load test_helper/common
 	run -2 --separate-stderr "$DAEMONIZE" -u "$(id -un):no-such-group-here" sleep 1
 	assert_equal "$stderr" "daemonize: -u: no-such-group-here: no such group"
 	run -2 --separate-stderr "$DAEMONIZE" -u "$(id -un):" sleep 1
-	assert_equal "$stderr" "daemonize: -u $(id -un):: empty group name"
+	assert_equal "$stderr" "daemonize: -u '$(id -un):': empty group name"
 }
 
 # as_nobody ARGS...: run a public copy of daemonize as nobody.
@@ -164,4 +164,33 @@ as_nobody() {
 	# it cannot watch a set-id process.
 	assert_equal "${stderr_lines[0]}" "daemonize: refusing to run set-user-ID or set-group-ID"
 	[ ! -e "$dir/d.pid" ]
+}
+
+@test "a step that fails after the drop still removes root's pidfile" {
+	need_root
+	printf '#!/bin/sh\nexec sleep 300\n' >"$T/root-only"
+	chmod 700 "$T/root-only"
+	run -126 --separate-stderr "$DAEMONIZE" -u nobody -p "$T/d.pid" \
+		"$T/root-only" 3>&-
+	assert_equal "$stderr" "daemonize: $T/root-only: Permission denied"
+	[ ! -e "$T/d.pid" ]
+	no_process_mentions "$T/"
+}
+
+@test "the working directory is entered as the user" {
+	need_root
+	mkdir "$T/private"
+	chmod 700 "$T/private"
+	run -1 --separate-stderr "$DAEMONIZE" -u nobody -c "$T/private" \
+		-p "$T/d.pid" sleep 300 3>&-
+	assert_equal "$stderr" "daemonize: sleep: chdir $T/private: Permission denied"
+	[ ! -e "$T/d.pid" ]
+	no_process_mentions "$T/"
+}
+
+@test "the user is checked before the command is looked up" {
+	run -2 --separate-stderr "$DAEMONIZE" -u no-such-user-here no-such-command-here
+	assert_equal "$stderr" "daemonize: -u: no-such-user-here: no such user"
+	run -2 --separate-stderr "$DAEMONIZE" -u '' sleep 1
+	assert_equal "$stderr" "daemonize: -u '': empty user name"
 }
