@@ -170,6 +170,12 @@ control_status(struct daemon_state *ds)
 
 	switch (probe(ds->pidfile, false, &fd, &pid, &sb)) {
 	case PROBE_RUNNING:
+		/* A child that kept the lock when the daemon died is not it. */
+		if (pid > 0 && holder(pid, &sb) == 0) {
+			warnx("%s: locked, but pid %ld does not hold it",
+			    ds->pidfile, (long)pid);
+			return (STATUS_UNKNOWN);
+		}
 		if (pid > 0)
 			printf("%ld\n", (long)pid);
 		else

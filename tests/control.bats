@@ -145,3 +145,14 @@ load test_helper/common
 	wait
 	alive "$(cat "$T/d.pid")"
 }
+
+@test "--status says 4 when a leftover child holds the lock of a dead daemon" {
+	"$DAEMONIZE" -p "$T/d.pid" sh -c 'sleep 300 & echo $! >'"$T"'/child; exit 0' 3>&-
+	wait_until 5 test -s "$T/child"
+	remember "$(cat "$T/child")"
+	local pid
+	pid=$(cat "$T/d.pid")
+	wait_until 5 gone "$pid"
+	run -4 --separate-stderr "$DAEMONIZE" --status -p "$T/d.pid"
+	assert_equal "$stderr" "daemonize: $T/d.pid: locked, but pid $pid does not hold it"
+}
