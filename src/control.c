@@ -166,7 +166,7 @@ control_status(struct daemon_state *ds)
 {
 	struct stat sb;
 	pid_t pid;
-	int fd;
+	int fd, status;
 
 	switch (probe(ds->pidfile, false, &fd, &pid, &sb)) {
 	case PROBE_RUNNING:
@@ -174,23 +174,30 @@ control_status(struct daemon_state *ds)
 		if (pid > 0 && holder(pid, &sb) == 0) {
 			warnx("%s: locked, but pid %ld does not hold it",
 			    ds->pidfile, (long)pid);
-			return (STATUS_UNKNOWN);
-		}
-		if (pid > 0)
+			status = STATUS_UNKNOWN;
+		} else if (pid > 0) {
 			printf("%ld\n", (long)pid);
-		else
+			status = STATUS_RUNNING;
+		} else {
 			printf("running\n");
-		return (STATUS_RUNNING);
+			status = STATUS_RUNNING;
+		}
+		break;
 	case PROBE_STALE:
 		warnx("%s: not running (stale pidfile)", ds->pidfile);
-		return (STATUS_DEAD);
+		status = STATUS_DEAD;
+		break;
 	case PROBE_ABSENT:
 		warnx("%s: not running", ds->pidfile);
-		return (STATUS_STOPPED);
-	case PROBE_UNKNOWN:
+		status = STATUS_STOPPED;
+		break;
+	default:
+		status = STATUS_UNKNOWN;
 		break;
 	}
-	return (STATUS_UNKNOWN);
+	if (fd != -1)
+		(void)close(fd);
+	return (status);
 }
 
 /*
@@ -210,6 +217,7 @@ control_stop(struct daemon_state *ds)
 		break;
 	case PROBE_STALE:
 		(void)unlink(ds->pidfile);
+		(void)close(fd);
 		/* FALLTHROUGH */
 	case PROBE_ABSENT:
 		if (ds->verbose)
@@ -232,6 +240,7 @@ control_stop(struct daemon_state *ds)
 		}
 	}
 	(void)unlink(ds->pidfile);
+	(void)close(fd);
 	if (ds->verbose)
 		warnx("%s: pid %ld stopped", ds->pidfile, (long)pid);
 	return (EXIT_OK);

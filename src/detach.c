@@ -77,7 +77,7 @@ detach_resolve(struct daemon_state *ds)
 		if ((end = strchr(p, ':')) == NULL)
 			end = p + strlen(p);
 		/* An empty PATH entry means the current directory. */
-		if (asprintf(&dir, "%.*s", (int)(end - p),
+		if (asprintf(&dir, "%.*s", end == p ? 1 : (int)(end - p),
 		    end == p ? "." : p) == -1 ||
 		    asprintf(&cand, "%s/%s", dir, name) == -1)
 			err(EXIT_ERR, "asprintf");

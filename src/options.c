@@ -235,7 +235,7 @@ set_log(struct logfile *lf, const char *arg)
 void
 options_parse(struct daemon_state *ds, int argc, char **argv)
 {
-	const char *errstr;
+	const char *errstr, *arg;
 	bool stop_signal = false;
 	int ch;
 
@@ -327,11 +327,16 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 			errx(EXIT_USAGE, "%s: option requires an argument",
 			    argv[optind - 1]);
 		default:
-			if (optopt != 0)
-				errx(EXIT_USAGE, "-%c: unknown option "
-				    "(see daemonize --help)", optopt);
-			errx(EXIT_USAGE, "%s: unknown option "
-			    "(see daemonize --help)", argv[optind - 1]);
+			arg = argv[optind - 1];
+			if (strncmp(arg, "--", 2) == 0) {
+				if (optopt != 0 && strchr(arg, '=') != NULL)
+					errx(EXIT_USAGE, "%s: option takes no "
+					    "value", arg);
+				errx(EXIT_USAGE, "%s: unknown option "
+				    "(see daemonize --help)", arg);
+			}
+			errx(EXIT_USAGE, "-%c: unknown option "
+			    "(see daemonize --help)", optopt);
 		}
 	}
 	argc -= optind;
