@@ -123,3 +123,19 @@ usage_error() {
 	remember_pidfile "$T/d.pid"
 	assert_equal "$stderr" "daemonize: sleep: running as pid $(cat "$T/d.pid")"
 }
+
+@test "an empty PATH entry means the current directory" {
+	mkdir "$T/here"
+	printf '#!/bin/sh\necho ran-from-cwd\n' >"$T/here/localtool"
+	chmod 755 "$T/here/localtool"
+	cd "$T/here"
+	PATH=":/usr/bin:/bin" run -0 "$DAEMONIZE" -p "$T/d.pid" -o "$T/out" \
+		localtool 3>&-
+	wait_until 5 finished "$T/d.pid"
+	[ "$(cat "$T/out")" = ran-from-cwd ]
+}
+
+@test "a long option given a value it does not take is a usage error" {
+	usage_error "daemonize: --notify=x: option takes no value" --notify=x sleep 1
+	usage_error "daemonize: --help=x: option takes no value" --help=x
+}
