@@ -73,6 +73,8 @@ probe(const char *path, bool act, int *fdp, pid_t *pidp, struct stat *sb)
 		return (PROBE_STALE);
 	if (errno != EWOULDBLOCK) {
 		warn("%s: flock", path);
+		(void)close(fd);
+		*fdp = -1;
 		return (PROBE_UNKNOWN);
 	}
 	*pidp = pidfile_read(fd);
@@ -226,8 +228,10 @@ control_stop(struct daemon_state *ds)
 	case PROBE_UNKNOWN:
 		return (EXIT_ERR);
 	}
-	if (signal_holder(ds, ds->signal, pid, &sb) == -1)
+	if (signal_holder(ds, ds->signal, pid, &sb) == -1) {
+		(void)close(fd);
 		return (EXIT_ERR);
+	}
 	seconds = ds->timeout > 0 ? ds->timeout : 10;
 	if (!wait_unlocked(fd, seconds)) {
 		warnx("%s: pid %ld still running after %lld s, sending SIGKILL",
@@ -236,6 +240,7 @@ control_stop(struct daemon_state *ds)
 		    !wait_unlocked(fd, KILL_SECONDS)) {
 			warnx("%s: pid %ld could not be stopped", ds->pidfile,
 			    (long)pid);
+			(void)close(fd);
 			return (EXIT_ERR);
 		}
 	}
@@ -251,22 +256,25 @@ control_signal(struct daemon_state *ds)
 {
 	struct stat sb;
 	pid_t pid;
-	int fd;
+	int fd, status;
 
 	switch (probe(ds->pidfile, true, &fd, &pid, &sb)) {
 	case PROBE_RUNNING:
 		break;
 	case PROBE_STALE:
+		(void)close(fd);
+		/* FALLTHROUGH */
 	case PROBE_ABSENT:
 		warnx("%s: not running", ds->pidfile);
 		return (STATUS_STOPPED);
 	case PROBE_UNKNOWN:
 		return (EXIT_ERR);
 	}
-	if (signal_holder(ds, ds->signal, pid, &sb) == -1)
-		return (EXIT_ERR);
-	if (ds->verbose)
+	status = signal_holder(ds, ds->signal, pid, &sb) == -1 ? EXIT_ERR :
+	    EXIT_OK;
+	(void)close(fd);
+	if (status == EXIT_OK && ds->verbose)
 		warnx("%s: sent SIG%s to pid %ld", ds->pidfile,
 		    options_signame(ds->signal), (long)pid);
-	return (EXIT_OK);
+	return (status);
 }

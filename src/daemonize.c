@@ -27,6 +27,8 @@ cleanup(void)
 	pidfile_discard(undo);
 	output_discard(undo);
 	ready_discard(undo);
+	pidfile_release(undo);
+	output_release(undo);
 }
 
 int
@@ -77,7 +79,9 @@ main(int argc, char *argv[])
 	if (ds.foreground)
 		detach_foreground(&ds);
 	status = detach_start(&ds);
-	if (status == EXIT_OK)
+	if (status == EXIT_OK) {
 		undo = NULL;
+		pidfile_release(&ds);
+	}
 	return (status);
 }

@@ -145,6 +145,7 @@ void	pidfile_acquire(struct daemon_state *);
 pid_t	pidfile_read(int);
 int	pidfile_store(struct daemon_state *, pid_t);
 void	pidfile_discard(struct daemon_state *);
+void	pidfile_release(struct daemon_state *);
 
 /* files.c */
 bool	files_refuse_special(const char *);
@@ -163,6 +164,7 @@ void	output_guard_stdio(void);
 void	output_open(struct daemon_state *);
 int	output_wire(struct daemon_state *);
 void	output_discard(struct daemon_state *);
+void	output_release(struct daemon_state *);
 
 /* detach.c */
 void	detach_resolve(struct daemon_state *);

@@ -492,6 +492,12 @@ detach_start(struct daemon_state *ds)
 		middle(ds, fds[1]);
 	}
 	(void)close(fds[1]);
+	/* The daemon has its own copies; ours keep only the lock. */
+	output_release(ds);
+	if (ds->pid_writefd != -1) {
+		(void)close(ds->pid_writefd);
+		ds->pid_writefd = -1;
+	}
 	if (ds->ready == READY_FD) {
 		(void)close(ds->ready_pipe[0]);
 		(void)close(ds->ready_pipe[1]);

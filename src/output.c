@@ -151,3 +151,14 @@ output_discard(struct daemon_state *ds)
 		lfs[i]->created = false;
 	}
 }
+
+/* The caller's copies of the logs, once the daemon has its own. */
+void
+output_release(struct daemon_state *ds)
+{
+	if (ds->err.fd != -1 && ds->err.fd != ds->out.fd)
+		(void)close(ds->err.fd);
+	if (ds->out.fd != -1)
+		(void)close(ds->out.fd);
+	ds->out.fd = ds->err.fd = -1;
+}

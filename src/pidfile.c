@@ -208,3 +208,14 @@ pidfile_discard(struct daemon_state *ds)
 	    fsb.st_dev == psb.st_dev && fsb.st_ino == psb.st_ino)
 		(void)unlink(ds->pidfile);
 }
+
+/* The caller's copies, once the daemon holds its own. */
+void
+pidfile_release(struct daemon_state *ds)
+{
+	if (ds->pid_lockfd != -1)
+		(void)close(ds->pid_lockfd);
+	if (ds->pid_writefd != -1)
+		(void)close(ds->pid_writefd);
+	ds->pid_lockfd = ds->pid_writefd = -1;
+}
