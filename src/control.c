@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <dirent.h>
 #include <err.h>
@@ -33,6 +34,7 @@ static enum probe probe(const char *, bool, int *, pid_t *, struct stat *);
 static int	holder(pid_t, const struct stat *);
 static void	on_alarm(int);
 static bool	wait_unlocked(int, long long);
+static void	remove_locked(const char *, int);
 static int	signal_holder(const struct daemon_state *, int, pid_t,
 		    const struct stat *);
 
@@ -96,8 +98,12 @@ holder(pid_t pid, const struct stat *sb)
 	int found;
 
 	(void)snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
-	if ((d = opendir(path)) == NULL)
-		return (access("/proc/self/fd", F_OK) == 0 ? 0 : -1);
+	if ((d = opendir(path)) == NULL) {
+		/* Gone, if /proc works; another user's, we cannot tell. */
+		if (errno == ENOENT && access("/proc/self/fd", F_OK) == 0)
+			return (0);
+		return (-1);
+	}
 	found = 0;
 	while (found == 0 && (de = readdir(d)) != NULL) {
 		if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
@@ -115,19 +121,29 @@ on_alarm(int sig)
 	timed_out = 1;
 }
 
-/* Block on the lock until it is ours or the time is up: no polling. */
+/*
+ * Block on the lock until it is ours or the time is up: no polling.  The
+ * timer repeats, so an expiry just before flock(2) still interrupts it,
+ * and SIGALRM is unblocked in case our caller blocked it.
+ */
 static bool
 wait_unlocked(int fd, long long seconds)
 {
+	struct itimerval it = { { 0, 100 * 1000 }, { (time_t)seconds, 0 } };
+	const struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	struct sigaction sa;
+	sigset_t set;
 	bool got;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;	/* no SA_RESTART: flock must return */
 	(void)sigemptyset(&sa.sa_mask);
 	(void)sigaction(SIGALRM, &sa, NULL);
+	(void)sigemptyset(&set);
+	(void)sigaddset(&set, SIGALRM);
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
 	timed_out = 0;
-	(void)alarm((unsigned int)seconds);
+	(void)setitimer(ITIMER_REAL, &it, NULL);
 	got = false;
 	while (!timed_out) {
 		if (flock(fd, LOCK_EX) == 0) {
@@ -137,8 +153,19 @@ wait_unlocked(int fd, long long seconds)
 		if (errno != EINTR)
 			break;
 	}
-	(void)alarm(0);
+	(void)setitimer(ITIMER_REAL, &off, NULL);
 	return (got);
+}
+
+/* Remove the pidfile only if the name is still the file we locked. */
+static void
+remove_locked(const char *path, int fd)
+{
+	struct stat fsb, psb;
+
+	if (fstat(fd, &fsb) == 0 && lstat(path, &psb) == 0 &&
+	    fsb.st_dev == psb.st_dev && fsb.st_ino == psb.st_ino)
+		(void)unlink(path);
 }
 
 /* Signal pid only when it is the process that holds the lock. */
@@ -218,7 +245,7 @@ control_stop(struct daemon_state *ds)
 	case PROBE_RUNNING:
 		break;
 	case PROBE_STALE:
-		(void)unlink(ds->pidfile);
+		remove_locked(ds->pidfile, fd);
 		(void)close(fd);
 		/* FALLTHROUGH */
 	case PROBE_ABSENT:
@@ -244,7 +271,7 @@ control_stop(struct daemon_state *ds)
 			return (EXIT_ERR);
 		}
 	}
-	(void)unlink(ds->pidfile);
+	remove_locked(ds->pidfile, fd);
 	(void)close(fd);
 	if (ds->verbose)
 		warnx("%s: pid %ld stopped", ds->pidfile, (long)pid);

@@ -161,7 +161,12 @@ arrange_fds(struct daemon_state *ds, int *repfd)
 			for (j = 0; j < n; j++) {
 				if (j == i || *keep[j].fd != keep[i].to)
 					continue;
-				fd = fcntl(keep[i].to, F_DUPFD_CLOEXEC, top + 1);
+				/*
+				 * Anywhere free; should that be a later
+				 * target, it moves again on its turn.
+				 */
+				fd = fcntl(keep[i].to, F_DUPFD_CLOEXEC,
+				    STDERR_FILENO + 1);
 				if (fd == -1)
 					return (-1);
 				*keep[j].fd = fd;
@@ -317,6 +322,11 @@ middle(struct daemon_state *ds, int repfd)
 		send_status(repfd, STEP_FORK, errno);
 		_exit(EXIT_ERR);
 	case 0:
+		/*
+		 * A process group of its own, so that a daemon that fails
+		 * to get ready can be stopped with every child it made.
+		 */
+		(void)setpgid(0, 0);
 		launch(ds, repfd);
 	}
 	if (ds->ready == READY_EXEC)

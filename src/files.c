@@ -41,7 +41,8 @@ files_refuse_special(const char *path)
 /*
  * A directory that others may write to without the sticky bit lets them
  * swap our file for their own between any two system calls.  "Others"
- * is anyone but us and root: a group, the world, or another owner.
+ * is anyone but us and root: a group, the world, or another owner
+ * (who may add the write bit whenever it likes).
  */
 void
 files_refuse_open_dir(const char *path)
@@ -59,8 +60,7 @@ files_refuse_open_dir(const char *path)
 	/* A directory we cannot stat is reported by the open that follows. */
 	if (stat(dir, &sb) == 0 && (sb.st_mode & S_ISVTX) == 0 &&
 	    ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
-	    (sb.st_uid != geteuid() && sb.st_uid != 0 &&
-	    (sb.st_mode & S_IWUSR) != 0)))
+	    (sb.st_uid != geteuid() && sb.st_uid != 0)))
 		errx(EXIT_ERR, "%s: directory writable by others, refused",
 		    dir);
 	free(dir);

@@ -235,40 +235,51 @@ set_log(struct logfile *lf, const char *arg)
 void
 options_parse(struct daemon_state *ds, int argc, char **argv)
 {
-	const char *errstr, *arg;
-	bool stop_signal = false;
+	const char *errstr, *cur;
+	bool stop_signal = false, start_only = false;
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, short_opts, long_opts,
-	    NULL)) != -1) {
+	for (;;) {
+		/* The word getopt works on, for messages about it. */
+		cur = optind < argc ? argv[optind] : "";
+		if ((ch = getopt_long(argc, argv, short_opts, long_opts,
+		    NULL)) == -1)
+			break;
 		switch (ch) {
 		case 'c':
+			start_only = true;
 			if (*optarg == '\0')
 				errx(EXIT_USAGE, "empty directory name");
 			free(ds->chdir_dir);
 			ds->chdir_dir = options_absolute(optarg);
 			break;
 		case 'E':
+			start_only = true;
 			add_env(ds, optarg);
 			break;
 		case 'e':
+			start_only = true;
 			set_log(&ds->err, optarg);
 			break;
 		case 'f':
+			start_only = true;
 			ds->foreground = true;
 			break;
 		case 'h':
 			options_usage();
 			exit(EXIT_OK);
 		case 'l':
+			start_only = true;
 			set_log(&ds->out, optarg);
 			set_log(&ds->err, optarg);
 			break;
 		case 'm':
+			start_only = true;
 			ds->umask = parse_umask(optarg);
 			break;
 		case 'o':
+			start_only = true;
 			set_log(&ds->out, optarg);
 			break;
 		case 'p':
@@ -288,15 +299,18 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 				    "seconds)", optarg, errstr);
 			break;
 		case 'u':
+			start_only = true;
 			ds->user_spec = optarg;
 			break;
 		case OPT_NOTIFY:
+			start_only = true;
 			if (ds->ready == READY_FD)
 				errx(EXIT_USAGE, "--notify: not with "
 				    "--ready-fd");
 			ds->ready = READY_NOTIFY;
 			break;
 		case OPT_READY_FD:
+			start_only = true;
 			if (ds->ready == READY_NOTIFY)
 				errx(EXIT_USAGE, "--ready-fd: not with "
 				    "--notify");
@@ -327,13 +341,12 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 			errx(EXIT_USAGE, "%s: option requires an argument",
 			    argv[optind - 1]);
 		default:
-			arg = argv[optind - 1];
-			if (strncmp(arg, "--", 2) == 0) {
-				if (optopt != 0 && strchr(arg, '=') != NULL)
+			if (strncmp(cur, "--", 2) == 0) {
+				if (optopt != 0 && strchr(cur, '=') != NULL)
 					errx(EXIT_USAGE, "%s: option takes no "
-					    "value", arg);
+					    "value", cur);
 				errx(EXIT_USAGE, "%s: unknown option "
-				    "(see daemonize --help)", arg);
+				    "(see daemonize --help)", cur);
 			}
 			errx(EXIT_USAGE, "-%c: unknown option "
 			    "(see daemonize --help)", optopt);
@@ -344,6 +357,10 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 
 	if (stop_signal && ds->mode != MODE_STOP)
 		errx(EXIT_USAGE, "-s: only with --stop");
+	if (start_only && ds->mode != MODE_START)
+		errx(EXIT_USAGE, "%s: takes only -p, -s, -t and -v",
+		    ds->mode == MODE_STATUS ? "--status" :
+		    ds->mode == MODE_STOP ? "--stop" : "--signal");
 	if (ds->mode == MODE_STOP && !stop_signal)
 		ds->signal = SIGTERM;
 	check(ds, argc);

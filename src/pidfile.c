@@ -162,31 +162,32 @@ pidfile_acquire(struct daemon_state *ds)
 	if (wsb.st_dev != lsb.st_dev || wsb.st_ino != lsb.st_ino)
 		errx(EXIT_ERR, "%s: replaced while being opened, refused",
 		    ds->pidfile);
+	/* A stale pid must not be shown while the lock is ours. */
+	if (ftruncate(ds->pid_writefd, 0) == -1)
+		err(EXIT_ERR, "%s", ds->pidfile);
 }
 
-/* Write "pid\n" over whatever a dead instance left, then drop write access. */
+/*
+ * Write "pid\n" over whatever was there.  The write descriptor stays
+ * open, close-on-exec: the daemon never has it, and a setup step that
+ * fails later can still empty the file where it may not remove it.
+ */
 int
 pidfile_store(struct daemon_state *ds, pid_t pid)
 {
 	char buf[32];
-	int len, serrno;
+	int len;
 
 	if (ds->pid_writefd == -1)
 		return (0);
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
-	if (ftruncate(ds->pid_writefd, 0) == -1 ||
-	    pwrite(ds->pid_writefd, buf, (size_t)len, 0) != len) {
-		serrno = errno;
-		(void)close(ds->pid_writefd);
-		ds->pid_writefd = -1;
-		errno = serrno != 0 ? serrno : EIO;
+	if (ftruncate(ds->pid_writefd, 0) == -1)
+		return (-1);
+	if (pwrite(ds->pid_writefd, buf, (size_t)len, 0) != len) {
+		if (errno == 0)
+			errno = EIO;
 		return (-1);
 	}
-	if (close(ds->pid_writefd) == -1) {
-		ds->pid_writefd = -1;
-		return (-1);
-	}
-	ds->pid_writefd = -1;
 	return (0);
 }
 
@@ -205,8 +206,10 @@ pidfile_discard(struct daemon_state *ds)
 		return;
 	if (fstat(ds->pid_lockfd, &fsb) == 0 &&
 	    lstat(ds->pidfile, &psb) == 0 &&
-	    fsb.st_dev == psb.st_dev && fsb.st_ino == psb.st_ino)
-		(void)unlink(ds->pidfile);
+	    fsb.st_dev == psb.st_dev && fsb.st_ino == psb.st_ino &&
+	    unlink(ds->pidfile) == -1 && ds->pid_writefd != -1)
+		/* Not ours to remove any more (-f -u): at least say nothing. */
+		(void)ftruncate(ds->pid_writefd, 0);
 }
 
 /* The caller's copies, once the daemon holds its own. */

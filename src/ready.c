@@ -34,8 +34,12 @@ static long long now_ms(void);
 static void	send_msg(int, int, int);
 static void	send_text(int, const char *);
 static int	wait_child(pid_t, long long, int *);
-static void	stop(pid_t, pid_t);
+static void	stop(pid_t, pid_t, pid_t);
+static void	finish(struct daemon_state *, int, const char *, int, int,
+		    pid_t) __attribute__((__noreturn__));
 static bool	trusted(pid_t, pid_t);
+static bool	trusted_cred(const struct daemon_state *, const struct ucred *,
+		    pid_t);
 static int	read_notify(struct daemon_state *, int, pid_t, pid_t *,
 		    long long *, char *, int *);
 
@@ -54,6 +58,10 @@ ready_prepare(struct daemon_state *ds)
 	case READY_EXEC:
 		return;
 	case READY_FD:
+		if (ds->ready_fd >= getdtablesize())
+			errx(EXIT_USAGE, "--ready-fd %d: not below the "
+			    "descriptor limit (%d)", ds->ready_fd,
+			    getdtablesize());
 		if (pipe2(ds->ready_pipe, O_CLOEXEC) == -1)
 			err(EXIT_ERR, "pipe");
 		return;
@@ -228,21 +236,25 @@ wait_child(pid_t pid, long long deadline, int *status)
 
 /*
  * Stop a daemon that failed to get ready, as --stop would: SIGTERM, a
- * grace period, then SIGKILL.  A main process it named with MAINPID= is
- * signalled too, while it is still in the daemon's session.
+ * grace period, then SIGKILL; and with it its process group, so that no
+ * child it made runs on holding the lock.  A main process it named with
+ * MAINPID= is signalled too, while it is still in the daemon's session.
  */
 static void
-stop(pid_t pid, pid_t mainpid)
+stop(pid_t pid, pid_t group, pid_t mainpid)
 {
 	int status;
 
 	if (mainpid > 0 && mainpid != pid && trusted(mainpid, pid))
 		(void)kill(mainpid, SIGTERM);
+	(void)kill(-group, SIGTERM);
 	(void)kill(pid, SIGTERM);
 	if (wait_child(pid, now_ms() + STOP_SECONDS * 1000, &status) == 0) {
 		(void)kill(pid, SIGKILL);
 		(void)wait_child(pid, now_ms() + STOP_SECONDS * 1000, &status);
 	}
+	/* What it left in its group must not run on unsupervised. */
+	(void)kill(-group, SIGKILL);
 	if (mainpid > 0 && mainpid != pid && trusted(mainpid, pid))
 		(void)kill(mainpid, SIGKILL);
 }
@@ -255,6 +267,21 @@ static bool
 trusted(pid_t sender, pid_t daemon_pid)
 {
 	return (sender == daemon_pid || getsid(sender) == getpid());
+}
+
+/*
+ * A helper that sent READY=1 and exited at once has no session left to
+ * ask about.  Only root and the daemon's user can reach the socket at
+ * all (its directory is 0700), so its uid is the next best witness.
+ */
+static bool
+trusted_cred(const struct daemon_state *ds, const struct ucred *cred,
+    pid_t daemon_pid)
+{
+	if (trusted(cred->pid, daemon_pid))
+		return (true);
+	return (kill(cred->pid, 0) == -1 && errno == ESRCH &&
+	    cred->uid == (ds->change_user ? ds->uid : geteuid()));
 }
 
 /*
@@ -295,7 +322,7 @@ read_notify(struct daemon_state *ds, int repfd, pid_t pid, pid_t *mainpid,
 				have_cred = true;
 			}
 		}
-		if (!have_cred || !trusted(cred.pid, pid))
+		if (!have_cred || !trusted_cred(ds, &cred, pid))
 			continue;
 		buf[n] = '\0';
 		for (line = buf; line != NULL; line = next) {
@@ -342,7 +369,7 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 	char status[STATUS_MAX + 1] = "", drain[64];
 	struct pollfd pfd[2];
 	long long deadline, left;
-	pid_t mainpid = -1;
+	pid_t mainpid = -1, group = pid;
 	bool exited;
 	ssize_t n;
 	int step, wstatus, serrno = 0;
@@ -388,30 +415,39 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 			pid = mainpid;
 			continue;
 		}
-		if (*status != '\0')
-			send_text(repfd, status);
-		send_msg(repfd, STEP_DIED, wstatus);
-		_exit(EXIT_OK);
+		finish(ds, repfd, status, STEP_DIED, wstatus, group);
 	}
-	if (step == STEP_READY) {
-		send_msg(repfd, STEP_READY, 0);
-		_exit(EXIT_OK);
-	}
+	if (step == STEP_READY)
+		finish(ds, repfd, status, STEP_READY, 0, 0);
 	/*
 	 * A daemon that exits closes the pipe a moment before it can be
 	 * reaped: say that it died, not merely that it closed the pipe.
 	 */
-	if (step == STEP_CLOSED && wait_child(pid, now_ms() + 500, &wstatus)) {
+	if (step == STEP_CLOSED && wait_child(pid, now_ms() + 500, &wstatus))
+		finish(ds, repfd, status, STEP_DIED, wstatus, group);
+	stop(pid, group, mainpid);
+	finish(ds, repfd, status, step, step == STEP_NOTIFY_ERRNO ? serrno :
+	    step == STEP_TIMEOUT ? (int)ds->timeout : ds->ready_fd, 0);
+}
+
+/*
+ * Tell the caller and go.  The caller may be gone already (^C), so the
+ * clean-up is done here too: the socket, and after a failure what the
+ * daemon left in its group and the pidfile, whose lock we still share.
+ */
+static void
+finish(struct daemon_state *ds, int repfd, const char *status, int step,
+    int value, pid_t group)
+{
+	if (step != STEP_READY) {
+		if (group > 0)
+			(void)kill(-group, SIGKILL);
+		pidfile_discard(ds);
 		if (*status != '\0')
 			send_text(repfd, status);
-		send_msg(repfd, STEP_DIED, wstatus);
-		_exit(EXIT_OK);
 	}
-	stop(pid, mainpid);
-	if (*status != '\0')
-		send_text(repfd, status);
-	send_msg(repfd, step, step == STEP_NOTIFY_ERRNO ? serrno :
-	    step == STEP_TIMEOUT ? (int)ds->timeout : ds->ready_fd);
+	ready_discard(ds);
+	send_msg(repfd, step, value);
 	_exit(EXIT_OK);
 }
 
@@ -430,5 +466,9 @@ ready_arm(void)
 	sa.sa_handler = on_sigchld;
 	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
 	(void)sigemptyset(&sa.sa_mask);
-	return (sigaction(SIGCHLD, &sa, NULL));
+	if (sigaction(SIGCHLD, &sa, NULL) == -1)
+		return (-1);
+	/* A caller that blocked SIGCHLD would hide the daemon's death. */
+	(void)sigaddset(&sa.sa_mask, SIGCHLD);
+	return (sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL));
 }

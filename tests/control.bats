@@ -156,3 +156,19 @@ load test_helper/common
 	run -4 --separate-stderr "$DAEMONIZE" --status -p "$T/d.pid"
 	assert_equal "$stderr" "daemonize: $T/d.pid: locked, but pid $pid does not hold it"
 }
+
+@test "--stop still escalates when its caller blocked SIGALRM" {
+	"$DAEMONIZE" -p "$T/d.pid" sh -c 'trap "" TERM; exec sleep 300' 3>&-
+	remember_pidfile "$T/d.pid"
+	run -0 timeout 20 python3 -c '
+import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+os.execv(sys.argv[1], sys.argv[1:])' "$DAEMONIZE" --stop -t 1 -p "$T/d.pid"
+	[ ! -e "$T/d.pid" ]
+}
+
+@test "the verbs refuse options that only a start takes" {
+	run -2 --separate-stderr "$DAEMONIZE" --status -p "$T/d.pid" -l "$T/log"
+	assert_equal "$stderr" "daemonize: --status: takes only -p, -s, -t and -v"
+	[ ! -e "$T/log" ]
+}

@@ -25,8 +25,9 @@ load test_helper/common
 	sid=$(stat_field "$pid" 6)
 	[ "$sid" != "$pid" ]
 	[ "$sid" != "$(stat_field $$ 6)" ]
-	# Its process group is that session's, not the caller's.
-	[ "$(stat_field "$pid" 5)" = "$sid" ]
+	# It leads a process group of its own, so a failed start can be
+	# stopped with its children; leading a group gives no terminal.
+	[ "$(stat_field "$pid" 5)" = "$pid" ]
 }
 
 @test "the daemon has no controlling terminal" {

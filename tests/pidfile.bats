@@ -129,3 +129,19 @@ load test_helper/common
 	[ "$(readlink "/proc/$pid/fd/3")" = "$T/d.pid" ]
 	[ $(( $(awk '/^flags:/ { print "0" $2 }' "/proc/$pid/fdinfo/3") & 3 )) = 0 ]
 }
+
+@test "a stale pid is not shown while a new start holds the lock" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	echo 1 >"$T/d.pid"
+	# Hold the new daemon just before it writes its pid.
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -qq -o /dev/null -e trace=umask \
+		-e inject=umask:delay_enter=1500000 \
+		"$DAEMONIZE" -p "$T/d.pid" true 3>&- &
+	local launcher=$!
+	wait_until 5 sh -c "! flock -n '$T/d.pid' true"
+	# Locked, empty: running, pid not yet known; never the stale "1".
+	run -0 --separate-stderr "$DAEMONIZE" --status -p "$T/d.pid"
+	assert_output running
+	wait "$launcher"
+}

@@ -184,3 +184,25 @@ daemonize: python3: its last status: still loading"
 	run -2 --separate-stderr "$DAEMONIZE" -t 0 --notify sleep 1
 	assert_equal "$stderr" "daemonize: -t 0: too small (1 to 31536000 seconds)"
 }
+
+@test "a daemon that fails to get ready is stopped with the children it started" {
+	run -4 "$DAEMONIZE" -p "$T/d.pid" -t 1 --ready-fd 5 \
+		sh -c 'sleep 300 & echo $! >'"$T"'/child; exec sleep 301' 3>&-
+	local child
+	child=$(cat "$T/child")
+	remember "$child"
+	wait_until 5 gone "$child"
+	[ ! -e "$T/d.pid" ]
+}
+
+@test "a caller that blocked SIGCHLD still hears at once of an early death" {
+	local before after
+	before=$(now_ms)
+	run -4 python3 -c '
+import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+os.execv(sys.argv[1], sys.argv[1:])' "$DAEMONIZE" -p "$T/d.pid" -t 5 \
+		--ready-fd 4 sh -c 'exit 3' 3>&-
+	after=$(now_ms)
+	[ $((after - before)) -lt 3000 ]
+}
