@@ -142,18 +142,23 @@ privs_assume(struct daemon_state *ds)
 	if (!ds->change_user)
 		return;
 	if ((n = getgroups(0, NULL)) == -1)
-		err(EXIT_ERR, "getgroups");
+		err(EXIT_ERR, "acting as %s to open the logs: getgroups",
+		    ds->user_name);
 	if ((ds->saved_groups = reallocarray(NULL, (size_t)n + 1,
 	    sizeof(gid_t))) == NULL)
 		err(EXIT_ERR, "reallocarray");
 	if ((ds->nsaved_groups = getgroups(n, ds->saved_groups)) == -1)
-		err(EXIT_ERR, "getgroups");
+		err(EXIT_ERR, "acting as %s to open the logs: getgroups",
+		    ds->user_name);
 	if (setgroups((size_t)ds->ngroups, ds->groups) == -1)
-		err(EXIT_ERR, "setgroups");
+		err(EXIT_ERR, "acting as %s to open the logs: setgroups",
+		    ds->user_name);
 	if (setegid(ds->gid) == -1)
-		err(EXIT_ERR, "setegid");
+		err(EXIT_ERR, "acting as %s to open the logs: setegid",
+		    ds->user_name);
 	if (seteuid(ds->uid) == -1)
-		err(EXIT_ERR, "seteuid");
+		err(EXIT_ERR, "acting as %s to open the logs: seteuid",
+		    ds->user_name);
 }
 
 /*

@@ -86,18 +86,18 @@ ready_prepare(struct daemon_state *ds)
 	ds->notify_sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0);
 	if (ds->notify_sock == -1)
-		err(EXIT_ERR, "socket");
+		err(EXIT_ERR, "notify socket");
 	if (bind(ds->notify_sock, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		err(EXIT_ERR, "%s", ds->notify_path);
 	/* The kernel vouches for each sender's pid. */
 	if (setsockopt(ds->notify_sock, SOL_SOCKET, SO_PASSCRED, &one,
 	    sizeof(one)) == -1)
-		err(EXIT_ERR, "SO_PASSCRED");
+		err(EXIT_ERR, "notify socket: SO_PASSCRED");
 	/* The 0700 directory guards the socket; it must let the user in. */
 	if (chmod(ds->notify_path, 0666) == -1)
 		err(EXIT_ERR, "%s", ds->notify_path);
 	if (ds->change_user && chown(ds->notify_dir, ds->uid, ds->gid) == -1)
-		err(EXIT_ERR, "%s", ds->notify_dir);
+		err(EXIT_ERR, "%s: chown", ds->notify_dir);
 }
 
 /* In the daemon: where to send READY=1. */
@@ -368,13 +368,14 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 {
 	char status[STATUS_MAX + 1] = "", drain[64];
 	struct pollfd pfd[2];
-	long long deadline, left;
+	long long deadline, left, started;
 	pid_t mainpid = -1, group = pid;
 	bool exited;
 	ssize_t n;
-	int step, wstatus, serrno = 0;
+	int step, wstatus, waited, serrno = 0;
 
-	deadline = now_ms() + ds->timeout * 1000;
+	started = now_ms();
+	deadline = started + ds->timeout * 1000;
 	pfd[0].fd = chld_pipe[0];
 	pfd[0].events = POLLIN;
 	pfd[1].fd = ds->ready == READY_FD ? ds->ready_pipe[0] : ds->notify_sock;
@@ -425,9 +426,11 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 	 */
 	if (step == STEP_CLOSED && wait_child(pid, now_ms() + 500, &wstatus))
 		finish(ds, repfd, status, STEP_DIED, wstatus, group);
+	/* How long it had, EXTEND_TIMEOUT_USEC= included. */
+	waited = (int)((now_ms() - started + 500) / 1000);
 	stop(pid, group, mainpid);
 	finish(ds, repfd, status, step, step == STEP_NOTIFY_ERRNO ? serrno :
-	    step == STEP_TIMEOUT ? (int)ds->timeout : ds->ready_fd, 0);
+	    step == STEP_TIMEOUT ? waited : ds->ready_fd, 0);
 }
 
 /*

@@ -45,7 +45,7 @@ fails_at() {
 	local dir
 	dir=$(public_dir)
 	chown nobody "$dir"
-	fails_at "daemonize: setgroups: Operation not permitted" \
+	fails_at "daemonize: acting as nobody to open the logs: setgroups: Operation not permitted" \
 		-e trace=setgroups -e inject=setgroups:error=EPERM -- \
 		-u nobody -p "$T/d.pid" -l "$dir/d.log" sleep 300
 	[ ! -e "$dir/d.log" ]
