@@ -35,16 +35,7 @@ int
 main(int argc, char *argv[])
 {
 	/* Static, so that what it points to is never taken for a leak. */
-	static struct daemon_state ds = {
-		.pid_lockfd = -1,
-		.pid_writefd = -1,
-		.out = { .fd = -1 },
-		.err = { .fd = -1 },
-		.umask = 022,
-		.timeout = -1,
-		.ready_pipe = { -1, -1 },
-		.notify_sock = -1,
-	};
+	static struct daemon_state ds = DAEMON_STATE_INIT;
 	int status;
 
 	output_guard_stdio();

@@ -119,6 +119,18 @@ struct daemon_state {
 	int		  nsaved_groups;
 };
 
+/* The state before any option: no descriptors, the documented defaults. */
+#define DAEMON_STATE_INIT {						\
+	.pid_lockfd = -1,						\
+	.pid_writefd = -1,						\
+	.out = { .fd = -1 },						\
+	.err = { .fd = -1 },						\
+	.umask = 022,							\
+	.timeout = -1,							\
+	.ready_pipe = { -1, -1 },					\
+	.notify_sock = -1,						\
+}
+
 /* options.c */
 void	options_parse(struct daemon_state *, int, char **);
 char	*options_absolute(const char *);

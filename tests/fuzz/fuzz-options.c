@@ -59,16 +59,7 @@ static void	show_input(const unsigned char *, size_t);
  * so LeakSanitizer reports real leaks only.  The argument strings are
  * kept for the same reason; the state points into them.
  */
-static struct daemon_state ds = {
-	.pid_lockfd = -1,
-	.pid_writefd = -1,
-	.out = { .fd = -1 },
-	.err = { .fd = -1 },
-	.umask = 022,
-	.timeout = -1,
-	.ready_pipe = { -1, -1 },
-	.notify_sock = -1,
-};
+static struct daemon_state ds = DAEMON_STATE_INIT;
 static char *args[ARGS_MAX + 2];
 static unsigned char input[INPUT_MAX];
 static uint64_t rng_state;
