@@ -452,7 +452,10 @@ report(const struct daemon_state *ds, const struct status_msg *msg)
 		warn("preparing to wait for readiness");
 		break;
 	case STEP_DIED:
-		if (WIFSIGNALED(msg->value))
+		if (msg->value == -1)
+			warnx("%s: its main process ended before it was ready",
+			    cmd);
+		else if (WIFSIGNALED(msg->value))
 			warnx("%s: killed by SIG%s before it was ready", cmd,
 			    options_signame(WTERMSIG(msg->value)));
 		else

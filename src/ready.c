@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -28,13 +29,18 @@
 #define STATUS_MAX	256	/* the longest STATUS= passed on */
 
 static int	chld_pipe[2] = { -1, -1 };
+static pid_t	main_pid = -1;	/* MAINPID=, while we watch it */
+static int	main_fd = -1;	/* its pidfd, where the kernel has them */
 
 static void	on_sigchld(int);
+static void	watch_main(pid_t);
+static bool	main_gone(void);
+static void	signal_main(int);
 static long long now_ms(void);
 static void	send_msg(int, int, int);
 static void	send_text(int, const char *);
 static int	wait_child(pid_t, long long, int *);
-static void	stop(pid_t, pid_t, pid_t);
+static void	stop(pid_t, pid_t);
 static void	finish(struct daemon_state *, int, const char *, int, int,
 		    pid_t) __attribute__((__noreturn__));
 static bool	trusted(pid_t, pid_t);
@@ -202,9 +208,52 @@ send_text(int fd, const char *text)
 }
 
 /*
+ * Watch the main process MAINPID= named.  It is no child of ours: a
+ * pidfd tells when it exits and signals it without any risk that its
+ * pid was reused.  Without pidfds, kill(2) on the pid has to do.
+ */
+static void
+watch_main(pid_t pid)
+{
+	if (main_fd != -1)
+		(void)close(main_fd);
+	main_fd = -1;
+	main_pid = pid;
+#ifdef SYS_pidfd_open
+	main_fd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+}
+
+static bool
+main_gone(void)
+{
+	struct pollfd pfd = { .fd = main_fd, .events = POLLIN };
+
+	if (main_fd != -1)
+		return (poll(&pfd, 1, 0) == 1);
+	return (kill(main_pid, 0) == -1 && errno == ESRCH);
+}
+
+static void
+signal_main(int sig)
+{
+	if (main_pid <= 0)
+		return;
+#ifdef SYS_pidfd_send_signal
+	if (main_fd != -1) {
+		(void)syscall(SYS_pidfd_send_signal, main_fd, sig, NULL, 0);
+		return;
+	}
+#endif
+	if (getsid(main_pid) == getpid())
+		(void)kill(main_pid, sig);
+}
+
+/*
  * Wait until the process exits or the deadline passes.  Returns 1 when
- * it is gone, 0 at the deadline.  A main process named by MAINPID= is no
- * child of ours and sends no SIGCHLD: look at it every 100 ms.
+ * it is gone, 0 at the deadline.  The main process named by MAINPID= is
+ * no child of ours and sends no SIGCHLD: its pidfd wakes us, or, where
+ * there are none, we look every 100 ms.
  */
 static int
 wait_child(pid_t pid, long long deadline, int *status)
@@ -212,24 +261,22 @@ wait_child(pid_t pid, long long deadline, int *status)
 	struct pollfd pfd = { .fd = chld_pipe[0], .events = POLLIN };
 	char drain[64];
 	long long left;
-	bool ours = true;
-	pid_t r;
+	bool ours;
 
+	ours = pid != main_pid;
+	if (!ours && main_fd != -1)
+		pfd.fd = main_fd;
 	for (;;) {
-		if (ours) {
-			r = waitpid(pid, status, WNOHANG);
-			if (r == pid)
-				return (1);
-			if (r == -1 && errno == ECHILD)
-				ours = false;
-		}
-		if (!ours && kill(pid, 0) == -1 && errno == ESRCH)
+		if (ours && waitpid(pid, status, WNOHANG) == pid)
+			return (1);
+		if (!ours && main_gone())
 			return (1);
 		if ((left = deadline - now_ms()) <= 0)
 			return (0);
-		if (!ours && left > 100)
+		if (!ours && main_fd == -1 && left > 100)
 			left = 100;
-		if (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) > 0)
+		if (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) > 0 &&
+		    pfd.fd == chld_pipe[0])
 			(void)read(chld_pipe[0], drain, sizeof(drain));
 	}
 }
@@ -241,22 +288,23 @@ wait_child(pid_t pid, long long deadline, int *status)
  * MAINPID= is signalled too, while it is still in the daemon's session.
  */
 static void
-stop(pid_t pid, pid_t group, pid_t mainpid)
+stop(pid_t pid, pid_t group)
 {
 	int status;
 
-	if (mainpid > 0 && mainpid != pid && trusted(mainpid, pid))
-		(void)kill(mainpid, SIGTERM);
+	signal_main(SIGTERM);
 	(void)kill(-group, SIGTERM);
-	(void)kill(pid, SIGTERM);
+	if (pid != main_pid)
+		(void)kill(pid, SIGTERM);
 	if (wait_child(pid, now_ms() + STOP_SECONDS * 1000, &status) == 0) {
-		(void)kill(pid, SIGKILL);
+		if (pid != main_pid)
+			(void)kill(pid, SIGKILL);
+		signal_main(SIGKILL);
 		(void)wait_child(pid, now_ms() + STOP_SECONDS * 1000, &status);
 	}
 	/* What it left in its group must not run on unsupervised. */
 	(void)kill(-group, SIGKILL);
-	if (mainpid > 0 && mainpid != pid && trusted(mainpid, pid))
-		(void)kill(mainpid, SIGKILL);
+	signal_main(SIGKILL);
 }
 
 /*
@@ -342,6 +390,7 @@ read_notify(struct daemon_state *ds, int repfd, pid_t pid, pid_t *mainpid,
 				v = strtonum(line + 8, 2, INT_MAX, &errstr);
 				if (errstr == NULL && trusted((pid_t)v, pid)) {
 					*mainpid = (pid_t)v;
+					watch_main(*mainpid);
 					(void)pidfile_store(ds, *mainpid);
 					send_msg(repfd, STEP_MAINPID,
 					    (int)*mainpid);
@@ -382,7 +431,10 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 	pfd[1].events = POLLIN;
 	step = 0;
 	while (step == 0) {
-		exited = waitpid(pid, &wstatus, WNOHANG) == pid;
+		if (pid != main_pid)
+			exited = waitpid(pid, &wstatus, WNOHANG) == pid;
+		else if ((exited = main_gone()))
+			wstatus = -1;	/* not our child: no status to read */
 		/*
 		 * Wait for the next event, or, once the daemon has exited,
 		 * only look at what it said on its way out.
@@ -392,6 +444,8 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 			step = STEP_TIMEOUT;
 			break;
 		}
+		if (pid == main_pid && main_fd == -1 && left > 100)
+			left = 100;
 		if (poll(pfd, 2, left > INT_MAX ? INT_MAX : (int)left) > 0) {
 			if (pfd[0].revents != 0)
 				(void)read(chld_pipe[0], drain, sizeof(drain));
@@ -412,7 +466,7 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 		/* After MAINPID=, the first process may go. */
 		if (mainpid > 0 && mainpid != pid && WIFEXITED(wstatus) &&
 		    WEXITSTATUS(wstatus) == 0) {
-			pfd[0].fd = -1;
+			pfd[0].fd = main_fd;
 			pid = mainpid;
 			continue;
 		}
@@ -428,7 +482,7 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 		finish(ds, repfd, status, STEP_DIED, wstatus, group);
 	/* How long it had, EXTEND_TIMEOUT_USEC= included. */
 	waited = (int)((now_ms() - started + 500) / 1000);
-	stop(pid, group, mainpid);
+	stop(pid, group);
 	finish(ds, repfd, status, step, step == STEP_NOTIFY_ERRNO ? serrno :
 	    step == STEP_TIMEOUT ? waited : ds->ready_fd, 0);
 }

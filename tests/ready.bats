@@ -206,3 +206,24 @@ os.execv(sys.argv[1], sys.argv[1:])' "$DAEMONIZE" -p "$T/d.pid" -t 5 \
 	after=$(now_ms)
 	[ $((after - before)) -lt 3000 ]
 }
+
+@test "a main process named by MAINPID= that dies before READY=1 is reported at once" {
+	cat >"$T/quitter.py" <<'PY'
+import os, socket, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+pid = os.fork()
+if pid == 0:
+    time.sleep(0.5)
+    os._exit(7)
+s.sendto(("MAINPID=%d" % pid).encode(), os.environ["NOTIFY_SOCKET"])
+os._exit(0)
+PY
+	local before after
+	before=$(now_ms)
+	run -4 --separate-stderr "$DAEMONIZE" -p "$T/d.pid" -t 20 --notify \
+		python3 "$T/quitter.py" 3>&-
+	after=$(now_ms)
+	assert_equal "$stderr" "daemonize: python3: its main process ended before it was ready"
+	[ $((after - before)) -lt 5000 ]
+	[ ! -e "$T/d.pid" ]
+}
