@@ -12,6 +12,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,7 @@ static int	holder(pid_t, const struct stat *);
 static void	on_alarm(int);
 static bool	wait_unlocked(int, long long);
 static void	remove_locked(const char *, int);
+static pid_t	target(pid_t, const struct stat *);
 static int	signal_holder(const struct daemon_state *, int, pid_t,
 		    const struct stat *);
 
@@ -168,23 +170,51 @@ remove_locked(const char *path, int fd)
 		(void)unlink(path);
 }
 
-/* Signal pid only when it is the process that holds the lock. */
+/*
+ * The process to signal for the pidfile naming pid: pid itself when it
+ * holds the file, or its parent when that does: the supervisor of -r,
+ * which keeps the lock while the file names its child.  -1 if neither.
+ */
+static pid_t
+target(pid_t pid, const struct stat *sb)
+{
+	char path[64], buf[512], *p;
+	long ppid;
+	FILE *f;
+
+	if (holder(pid, sb) != 0)
+		return (pid);
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return (-1);
+	p = fgets(buf, sizeof(buf), f);
+	(void)fclose(f);
+	/* The name in field 2 may hold anything; the ppid follows ") S ". */
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p, ") %*c %ld", &ppid) != 1 || ppid <= 1)
+		return (-1);
+	return (holder((pid_t)ppid, sb) == 1 ? (pid_t)ppid : -1);
+}
+
+/* Signal the holder of the lock, and only if the file leads to it. */
 static int
 signal_holder(const struct daemon_state *ds, int sig, pid_t pid,
     const struct stat *sb)
 {
+	pid_t to;
+
 	if (pid <= 0) {
 		warnx("%s: locked, but names no pid: nothing signalled",
 		    ds->pidfile);
 		return (-1);
 	}
-	if (holder(pid, sb) == 0) {
+	if ((to = target(pid, sb)) == -1) {
 		warnx("%s: locked, but pid %ld does not hold it: "
 		    "nothing signalled", ds->pidfile, (long)pid);
 		return (-1);
 	}
-	if (kill(pid, sig) == -1 && errno != ESRCH) {
-		warn("%s: kill %ld", ds->pidfile, (long)pid);
+	if (kill(to, sig) == -1 && errno != ESRCH) {
+		warn("%s: kill %ld", ds->pidfile, (long)to);
 		return (-1);
 	}
 	return (0);
@@ -304,4 +334,48 @@ control_signal(struct daemon_state *ds)
 		warnx("%s: sent SIG%s to pid %ld", ds->pidfile,
 		    options_signame(ds->signal), (long)pid);
 	return (status);
+}
+
+/*
+ * --restart: ask the supervisor of -r to start its command again now,
+ * reviving one that gave up.  A real-time signal, so that none of the
+ * signals it passes on to the command is taken from it.
+ */
+int
+control_restart(struct daemon_state *ds)
+{
+	char self[PATH_MAX], them[PATH_MAX], path[64];
+	struct stat sb;
+	ssize_t a, b;
+	pid_t pid, to;
+	int fd;
+
+	switch (probe(ds->pidfile, true, &fd, &pid, &sb)) {
+	case PROBE_RUNNING:
+		break;
+	case PROBE_STALE:
+		(void)close(fd);
+		/* FALLTHROUGH */
+	case PROBE_ABSENT:
+		warnx("%s: not running", ds->pidfile);
+		return (STATUS_STOPPED);
+	default:
+		return (EXIT_ERR);
+	}
+	(void)close(fd);
+	to = pid > 0 ? target(pid, &sb) : -1;
+	/* Only a supervisor, a daemonize, knows the signal. */
+	(void)snprintf(path, sizeof(path), "/proc/%ld/exe", (long)to);
+	a = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	b = to > 0 ? readlink(path, them, sizeof(them) - 1) : -1;
+	if (a <= 0 || b != a || memcmp(self, them, (size_t)a) != 0) {
+		warnx("%s: not a supervised daemon (-r): nothing signalled",
+		    ds->pidfile);
+		return (EXIT_ERR);
+	}
+	if (kill(to, SIGRTMIN + 1) == -1) {
+		warn("%s: kill %ld", ds->pidfile, (long)to);
+		return (EXIT_ERR);
+	}
+	return (EXIT_OK);
 }

@@ -48,6 +48,8 @@ main(int argc, char *argv[])
 		return (control_stop(&ds));
 	case MODE_SIGNAL:
 		return (control_signal(&ds));
+	case MODE_RESTART:
+		return (control_restart(&ds));
 	case MODE_START:
 		break;
 	}

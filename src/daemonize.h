@@ -26,6 +26,14 @@ enum mode {
 	MODE_STATUS,
 	MODE_STOP,
 	MODE_SIGNAL,
+	MODE_RESTART,
+};
+
+/* -r: when the supervisor starts the command again. */
+enum respawn {
+	RESPAWN_NO,
+	RESPAWN_FAILURE,	/* non-zero exit, or a signal we did not send */
+	RESPAWN_ALWAYS,
 };
 
 /* How the daemon says it is ready, if it does. */
@@ -96,6 +104,13 @@ struct daemon_state {
 	long long	  timeout;	/* -t seconds, or -1 for the default */
 	int		  signal;	/* --signal, or -s for --stop */
 
+	/* -r: the supervisor. */
+	enum respawn	  respawn;
+	long long	  min_uptime;	/* seconds a start must last */
+	long long	  backoff_max;	/* seconds */
+	long long	  max_failures;	/* failed starts before giving up */
+	long long	  stop_timeout;	/* seconds between SIGTERM and SIGKILL */
+
 	/* Readiness, waited for by the middle process. */
 	enum ready	  ready;
 	int		  ready_fd;	/* --ready-fd: the daemon's number */
@@ -129,6 +144,10 @@ struct daemon_state {
 	.timeout = -1,							\
 	.ready_pipe = { -1, -1 },					\
 	.notify_sock = -1,						\
+	.min_uptime = 10,						\
+	.backoff_max = 60,						\
+	.max_failures = 5,						\
+	.stop_timeout = 10,						\
 }
 
 /* options.c */
@@ -142,6 +161,7 @@ void	options_usage(void);
 int	control_status(struct daemon_state *);
 int	control_stop(struct daemon_state *);
 int	control_signal(struct daemon_state *);
+int	control_restart(struct daemon_state *);
 
 /* ready.c */
 void	ready_prepare(struct daemon_state *);
@@ -177,10 +197,15 @@ void	output_open(struct daemon_state *);
 int	output_wire(struct daemon_state *);
 void	output_discard(struct daemon_state *);
 void	output_release(struct daemon_state *);
+void	output_reopen(struct daemon_state *);
 
 /* detach.c */
 void	detach_resolve(struct daemon_state *);
 int	detach_start(struct daemon_state *);
 void	detach_foreground(struct daemon_state *) __attribute__((__noreturn__));
+void	detach_exec(struct daemon_state *, int) __attribute__((__noreturn__));
+
+/* supervise.c */
+void	supervise(struct daemon_state *, int) __attribute__((__noreturn__));
 
 #endif /* DAEMONIZE_H */

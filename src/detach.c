@@ -262,13 +262,10 @@ fail(struct daemon_state *ds, int repfd, int step)
 	_exit(report(ds, &msg));
 }
 
-/* The daemon proper, from its working directory to the exec. */
+/* The daemon proper: its descriptors and pidfile, then the command. */
 static void
 launch(struct daemon_state *ds, int repfd)
 {
-	size_t i;
-	int step;
-
 	(void)umask(ds->umask);
 	if (output_wire(ds) == -1)
 		fail(ds, repfd, STEP_STDIO);
@@ -276,6 +273,21 @@ launch(struct daemon_state *ds, int repfd)
 		fail(ds, repfd, STEP_FDS);
 	if (pidfile_store(ds, getpid()) == -1)
 		fail(ds, repfd, STEP_PIDFILE);
+	if (ds->respawn != RESPAWN_NO)
+		supervise(ds, repfd);
+	detach_exec(ds, repfd);
+}
+
+/*
+ * From the user to the exec: the steps the daemon and every child of
+ * the supervisor take.  A failure goes to repfd, and the process exits.
+ */
+void
+detach_exec(struct daemon_state *ds, int repfd)
+{
+	size_t i;
+	int step;
+
 	if ((step = privs_drop(ds)) != 0)
 		fail(ds, repfd, step);
 	/* As the user, so that a directory it cannot use fails here. */

@@ -18,7 +18,12 @@
 
 /* Options with no short form. */
 enum {
-	OPT_NOTIFY = 256,
+	OPT_BACKOFF_MAX = 256,
+	OPT_MAX_FAILURES,
+	OPT_MIN_UPTIME,
+	OPT_NOTIFY,
+	OPT_RESTART,
+	OPT_STOP_TIMEOUT,
 	OPT_READY_FD,
 	OPT_SIGNAL,
 	OPT_STATUS,
@@ -27,11 +32,12 @@ enum {
 
 static mode_t	parse_umask(const char *);
 static void	set_mode(struct daemon_state *, enum mode, const char *);
+static long long seconds(const char *, const char *, long long);
 static void	check(struct daemon_state *, int);
 static void	add_env(struct daemon_state *, char *);
 static void	set_log(struct logfile *, const char *);
 
-static const char short_opts[] = "+:c:E:e:fhl:m:o:p:s:t:u:Vv";
+static const char short_opts[] = "+:c:E:e:fhl:m:o:p:rs:t:u:Vv";
 
 static const struct {
 	const char	*name;
@@ -50,6 +56,7 @@ static const struct {
 };
 
 static const struct option long_opts[] = {
+	{ "backoff-max", required_argument,	NULL,	OPT_BACKOFF_MAX },
 	{ "chdir",	required_argument,	NULL,	'c' },
 	{ "env",	required_argument,	NULL,	'E' },
 	{ "stderr",	required_argument,	NULL,	'e' },
@@ -58,13 +65,18 @@ static const struct option long_opts[] = {
 	{ "log",	required_argument,	NULL,	'l' },
 	{ "umask",	required_argument,	NULL,	'm' },
 	{ "stdout",	required_argument,	NULL,	'o' },
+	{ "max-failures", required_argument,	NULL,	OPT_MAX_FAILURES },
+	{ "min-uptime",	required_argument,	NULL,	OPT_MIN_UPTIME },
 	{ "notify",	no_argument,		NULL,	OPT_NOTIFY },
 	{ "pidfile",	required_argument,	NULL,	'p' },
 	{ "ready-fd",	required_argument,	NULL,	OPT_READY_FD },
+	{ "respawn",	optional_argument,	NULL,	'r' },
+	{ "restart",	no_argument,		NULL,	OPT_RESTART },
 	{ "signal",	required_argument,	NULL,	OPT_SIGNAL },
 	{ "status",	no_argument,		NULL,	OPT_STATUS },
 	{ "stop",	no_argument,		NULL,	OPT_STOP },
 	{ "stop-signal", required_argument,	NULL,	's' },
+	{ "stop-timeout", required_argument,	NULL,	OPT_STOP_TIMEOUT },
 	{ "timeout",	required_argument,	NULL,	't' },
 	{ "user",	required_argument,	NULL,	'u' },
 	{ "version",	no_argument,		NULL,	'V' },
@@ -103,6 +115,18 @@ options_usage(void)
 	    "in FILE\n"
 	    "      --ready-fd N        wait for a newline on the daemon's "
 	    "descriptor N\n"
+	    "  -r, --respawn[=WHEN]    supervise: start the command again "
+	    "on-failure\n"
+	    "                          (the default) or always\n"
+	    "      --min-uptime S      a shorter run is a failed start "
+	    "(10)\n"
+	    "      --backoff-max S     longest wait between failed starts "
+	    "(60)\n"
+	    "      --max-failures N    failed starts in a row before giving "
+	    "up (5)\n"
+	    "      --stop-timeout S    SIGTERM to SIGKILL when stopping the "
+	    "child (10)\n"
+	    "      --restart           restart a supervised command now\n"
 	    "  -s, --stop-signal SIG   the signal --stop sends "
 	    "(default TERM)\n"
 	    "      --signal SIG        send SIG to the running daemon\n"
@@ -176,12 +200,26 @@ options_signame(int sig)
 	return (num);
 }
 
+/* A count or a number of seconds, min to a year. */
+static long long
+seconds(const char *arg, const char *opt, long long min)
+{
+	const char *errstr;
+	long long v;
+
+	v = strtonum(arg, min, 31536000, &errstr);
+	if (errstr != NULL)
+		errx(EXIT_USAGE, "%s %s: %s (%lld to 31536000)", opt, arg,
+		    errstr, min);
+	return (v);
+}
+
 static void
 set_mode(struct daemon_state *ds, enum mode mode, const char *name)
 {
 	if (ds->mode != MODE_START && ds->mode != mode)
-		errx(EXIT_USAGE, "%s: only one of --status, --stop and "
-		    "--signal", name);
+		errx(EXIT_USAGE, "%s: only one of --status, --stop, "
+		    "--signal and --restart", name);
 	ds->mode = mode;
 }
 
@@ -288,6 +326,35 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 			free(ds->pidfile);
 			ds->pidfile = options_absolute(optarg);
 			break;
+		case 'r':
+			start_only = true;
+			if (optarg == NULL || strcmp(optarg, "on-failure") == 0)
+				ds->respawn = RESPAWN_FAILURE;
+			else if (strcmp(optarg, "always") == 0)
+				ds->respawn = RESPAWN_ALWAYS;
+			else
+				errx(EXIT_USAGE, "--respawn=%s: not on-failure "
+				    "or always", optarg);
+			break;
+		case OPT_BACKOFF_MAX:
+			start_only = true;
+			ds->backoff_max = seconds(optarg, "--backoff-max", 1);
+			break;
+		case OPT_MAX_FAILURES:
+			start_only = true;
+			ds->max_failures = seconds(optarg, "--max-failures", 1);
+			break;
+		case OPT_MIN_UPTIME:
+			start_only = true;
+			ds->min_uptime = seconds(optarg, "--min-uptime", 0);
+			break;
+		case OPT_STOP_TIMEOUT:
+			start_only = true;
+			ds->stop_timeout = seconds(optarg, "--stop-timeout", 1);
+			break;
+		case OPT_RESTART:
+			set_mode(ds, MODE_RESTART, "--restart");
+			break;
 		case 's':
 			ds->signal = options_signal(optarg);
 			stop_signal = true;
@@ -360,7 +427,8 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 	if (start_only && ds->mode != MODE_START)
 		errx(EXIT_USAGE, "%s: takes only -p, -s, -t and -v",
 		    ds->mode == MODE_STATUS ? "--status" :
-		    ds->mode == MODE_STOP ? "--stop" : "--signal");
+		    ds->mode == MODE_STOP ? "--stop" :
+		    ds->mode == MODE_SIGNAL ? "--signal" : "--restart");
 	if (ds->mode == MODE_STOP && !stop_signal)
 		ds->signal = SIGTERM;
 	check(ds, argc);
@@ -377,7 +445,8 @@ check(struct daemon_state *ds, int argc)
 
 	if (ds->mode != MODE_START) {
 		verb = ds->mode == MODE_STATUS ? "--status" :
-		    ds->mode == MODE_STOP ? "--stop" : "--signal";
+		    ds->mode == MODE_STOP ? "--stop" :
+		    ds->mode == MODE_SIGNAL ? "--signal" : "--restart";
 		if (ds->pidfile == NULL)
 			errx(EXIT_USAGE, "%s: needs -p pidfile", verb);
 		if (argc != 0)
@@ -388,6 +457,10 @@ check(struct daemon_state *ds, int argc)
 	}
 	if (argc == 0)
 		errx(EXIT_USAGE, "no command given (see daemonize --help)");
+	if (ds->respawn != RESPAWN_NO && ds->foreground)
+		errx(EXIT_USAGE, "-r: not with -f");
+	if (ds->respawn != RESPAWN_NO && ds->ready != READY_EXEC)
+		errx(EXIT_USAGE, "-r: not yet with --ready-fd or --notify");
 	if (ds->ready != READY_EXEC && ds->foreground)
 		errx(EXIT_USAGE, "%s: not with -f, which does not wait",
 		    ds->ready == READY_FD ? "--ready-fd" : "--notify");

@@ -162,3 +162,43 @@ output_release(struct daemon_state *ds)
 		(void)close(ds->out.fd);
 	ds->out.fd = ds->err.fd = -1;
 }
+
+/*
+ * -r, on SIGHUP: open the logs again under their names, after a rotation
+ * moved them, and put them on stdout and stderr.  The supervisor must
+ * not die of it: a log that cannot be opened keeps the old one.
+ */
+void
+output_reopen(struct daemon_state *ds)
+{
+	struct logfile *lfs[] = { &ds->out, &ds->err };
+	struct stat sb;
+	int fd, i, outfd;
+
+	outfd = -1;
+	privs_assume(ds);
+	for (i = 0; i < 2; i++) {
+		if (lfs[i]->path == NULL)
+			continue;
+		if (i == 1 && outfd != -1 && ds->out.path != NULL &&
+		    strcmp(ds->out.path, ds->err.path) == 0) {
+			(void)dup2(outfd, STDERR_FILENO);
+			continue;
+		}
+		fd = open(lfs[i]->path, O_WRONLY | O_APPEND | O_CREAT |
+		    O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0640);
+		if (fd == -1 || fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+			warnx("%s: cannot reopen, keeping the old log",
+			    lfs[i]->path);
+			if (fd != -1)
+				(void)close(fd);
+			continue;
+		}
+		(void)fcntl(fd, F_SETFL, O_APPEND);
+		(void)dup2(fd, i == 0 ? STDOUT_FILENO : STDERR_FILENO);
+		if (i == 0)
+			outfd = STDOUT_FILENO;
+		(void)close(fd);
+	}
+	(void)privs_restore(ds);
+}

@@ -1,0 +1,415 @@
+/* supervise.c: -r: the supervisor that keeps the command alive, forwards signals and owns its output. */
+
+/* First, so that the feature macros reach every system header. */
+#include "config.h"
+
+#include <sys/types.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemonize.h"
+
+#define PUMP_SIZE	65536	/* bytes moved from a pipe to a log at once */
+
+enum sv_state {
+	SV_RUNNING,
+	SV_BACKOFF,	/* waiting before the next start */
+	SV_GIVENUP,	/* too many failed starts: waiting for --restart */
+	SV_STOPPING,	/* SIGTERM or SIGINT came: ending the child */
+};
+
+/* The child's stdout or stderr, on its way to our own, the log. */
+struct stream {
+	int			in;	/* pipe from the child, or -1 */
+	int			out;	/* STDOUT_FILENO or STDERR_FILENO */
+	unsigned long long	dropped; /* bytes the log would not take */
+};
+
+/* Signals that are the child's business: passed on unchanged. */
+static const int forwarded[] = {
+	SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP,
+};
+
+static int		sig_pipe[2] = { -1, -1 };
+static struct stream	streams[2] = { { -1, STDOUT_FILENO, 0 },
+			    { -1, STDERR_FILENO, 0 } };
+static enum sv_state	state;
+static pid_t		child = -1;
+static long long	child_started, next_start, stop_deadline;
+static long long	failures, restarts;
+static bool		restart_asked;
+
+static void	on_signal(int);
+static long long now_ms(void);
+static int	catch_signals(void);
+static void	pump(struct stream *, bool);
+static pid_t	spawn(struct daemon_state *, int *, int *);
+static bool	start(struct daemon_state *);
+static void	back_off(struct daemon_state *);
+static void	child_exited(struct daemon_state *, int);
+static void	handle(struct daemon_state *, int);
+static void	leave(struct daemon_state *, int) __attribute__((__noreturn__));
+
+/* The handler only wakes the loop up: the loop does the work. */
+static void
+on_signal(int sig)
+{
+	unsigned char c = (unsigned char)sig;
+	int serrno = errno;
+
+	(void)write(sig_pipe[1], &c, 1);
+	errno = serrno;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static int
+catch_signals(void)
+{
+	const int ours[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+	struct sigaction sa;
+	size_t i;
+
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		return (-1);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	(void)sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+		if (sigaction(ours[i], &sa, NULL) == -1)
+			return (-1);
+	for (i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		if (sigaction(forwarded[i], &sa, NULL) == -1)
+			return (-1);
+	/* Our own command, --restart, steals none of the child's signals. */
+	if (sigaction(SIGRTMIN + 1, &sa, NULL) == -1)
+		return (-1);
+	(void)signal(SIGPIPE, SIG_IGN);
+	/* Whatever our caller blocked, we must hear these. */
+	(void)sigemptyset(&sa.sa_mask);
+	return (sigprocmask(SIG_SETMASK, &sa.sa_mask, NULL));
+}
+
+/*
+ * Move what the child wrote to the log.  The child must never wait on
+ * us: when the log will not take it (ENOSPC), count it as dropped, keep
+ * reading, and say how much once the log takes writes again.
+ * With all, read until the pipe is empty (before a respawn or exit).
+ */
+static void
+pump(struct stream *s, bool all)
+{
+	char buf[PUMP_SIZE], note[96];
+	ssize_t n, w, off;
+	int len;
+
+	do {
+		if (s->in == -1)
+			return;
+		n = read(s->in, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			(void)close(s->in);
+			s->in = -1;
+			return;
+		}
+		if (s->dropped > 0) {
+			len = snprintf(note, sizeof(note), "daemonize: "
+			    "dropped %llu bytes of output: the log was "
+			    "full\n", s->dropped);
+			if (write(s->out, note, (size_t)len) == len)
+				s->dropped = 0;
+		}
+		for (off = 0; off < n; off += w) {
+			w = write(s->out, buf + off, (size_t)(n - off));
+			if (w <= 0 || s->dropped > 0) {
+				s->dropped += (unsigned long long)(n - off);
+				break;
+			}
+		}
+	} while (all);
+}
+
+/*
+ * Start the command once: its output into our pipes, its exec status on
+ * a pipe of its own.  Returns its pid, or -1 with *step and errno set.
+ */
+static pid_t
+spawn(struct daemon_state *ds, int *step, int *errnum)
+{
+	struct status_msg msg;
+	sigset_t all, old;
+	int sp[2], op[2], ep[2];
+	pid_t pid, supervisor;
+	ssize_t n;
+
+	*step = 0;
+	if (pipe2(sp, O_CLOEXEC) == -1)
+		goto fail;
+	if (pipe2(op, O_CLOEXEC) == -1 || pipe2(ep, O_CLOEXEC) == -1)
+		goto fail;
+	supervisor = getpid();
+	/* No handler of ours may run in the child before its reset. */
+	(void)sigfillset(&all);
+	(void)sigprocmask(SIG_BLOCK, &all, &old);
+	if ((pid = fork()) == -1) {
+		(void)sigprocmask(SIG_SETMASK, &old, NULL);
+		goto fail;
+	}
+	if (pid == 0) {
+		(void)setpgid(0, 0);
+#ifdef __linux__
+		/* Never run on unsupervised: our death is its SIGTERM. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != supervisor)
+			_exit(EXIT_ERR);
+#endif
+		if (dup2(op[1], STDOUT_FILENO) == -1 ||
+		    dup2(ep[1], STDERR_FILENO) == -1 ||
+		    (sp[1] != 3 && dup2(sp[1], 3) == -1) ||
+		    fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
+			_exit(EXIT_ERR);
+		/* The pidfile and its lock stay with the supervisor. */
+		ds->pid_lockfd = ds->pid_writefd = -1;
+		closefrom(4);
+		detach_exec(ds, 3);
+	}
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	(void)close(sp[1]);
+	(void)close(op[1]);
+	(void)close(ep[1]);
+	(void)fcntl(op[0], F_SETFL, O_NONBLOCK);
+	(void)fcntl(ep[0], F_SETFL, O_NONBLOCK);
+	streams[0].in = op[0];
+	streams[1].in = ep[0];
+	/* End of file: it exec'd.  Anything else: the step that failed. */
+	while ((n = read(sp[0], &msg, sizeof(msg))) == sizeof(msg) ||
+	    (n == -1 && errno == EINTR)) {
+		if (n == sizeof(msg) && msg.step != STEP_PID) {
+			*step = msg.step;
+			*errnum = msg.value;
+		}
+	}
+	(void)close(sp[0]);
+	if (*step != 0) {
+		(void)waitpid(pid, NULL, 0);
+		pump(&streams[0], true);
+		pump(&streams[1], true);
+		errno = *errnum;
+		return (-1);
+	}
+	return (pid);
+fail:
+	*step = STEP_FORK;
+	*errnum = errno;
+	return (-1);
+}
+
+/* A start that could not exec counts as a failed start. */
+static bool
+start(struct daemon_state *ds)
+{
+	int step, errnum;
+
+	if ((child = spawn(ds, &step, &errnum)) == -1) {
+		warnc(errnum, "%s: could not start (step %d)", ds->argv[0],
+		    step);
+		return (false);
+	}
+	child_started = now_ms();
+	state = SV_RUNNING;
+	(void)pidfile_store(ds, child);
+	return (true);
+}
+
+/* After a failed start: wait 1 s, 2 s, 4 s ... up to the maximum. */
+static void
+back_off(struct daemon_state *ds)
+{
+	long long delay;
+
+	/* Between children, the pidfile names the supervisor. */
+	(void)pidfile_store(ds, getpid());
+	if (failures >= ds->max_failures) {
+		state = SV_GIVENUP;
+		warnx("%s: gave up after %lld failed starts in a row; "
+		    "daemonize --restart starts it again", ds->argv[0],
+		    failures);
+		return;
+	}
+	delay = failures == 0 ? 0 : 1LL << (failures - 1 < 30 ?
+	    failures - 1 : 30);
+	if (delay > ds->backoff_max)
+		delay = ds->backoff_max;
+	if (delay > 0)
+		warnx("%s: restarting in %lld s", ds->argv[0], delay);
+	state = SV_BACKOFF;
+	next_start = now_ms() + delay * 1000;
+}
+
+static void
+child_exited(struct daemon_state *ds, int status)
+{
+	bool clean, quick;
+
+	child = -1;
+	/* No byte lost: what it wrote is in the log before anything else. */
+	pump(&streams[0], true);
+	pump(&streams[1], true);
+	if (state == SV_STOPPING)
+		leave(ds, EXIT_OK);
+	clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (restart_asked) {
+		restart_asked = false;
+		failures = 0;
+	} else if (clean && ds->respawn == RESPAWN_FAILURE)
+		leave(ds, EXIT_OK);
+	else {
+		if (WIFSIGNALED(status))
+			warnx("%s: killed by SIG%s", ds->argv[0],
+			    options_signame(WTERMSIG(status)));
+		else
+			warnx("%s: exited with status %d", ds->argv[0],
+			    WEXITSTATUS(status));
+		quick = now_ms() - child_started < ds->min_uptime * 1000;
+		failures = quick ? failures + 1 : 0;
+	}
+	restarts++;
+	back_off(ds);
+}
+
+static void
+handle(struct daemon_state *ds, int sig)
+{
+	int status;
+
+	switch (sig) {
+	case SIGCHLD:
+		while (child > 0 && waitpid(child, &status, WNOHANG) == child)
+			child_exited(ds, status);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		if (child <= 0)
+			leave(ds, EXIT_OK);
+		state = SV_STOPPING;
+		stop_deadline = now_ms() + ds->stop_timeout * 1000;
+		(void)kill(child, sig);
+		break;
+	case SIGHUP:
+		output_reopen(ds);
+		if (child > 0)
+			(void)kill(child, SIGHUP);
+		break;
+	default:
+		if (sig == SIGRTMIN + 1) {
+			/* --restart: now, and revive a given-up child. */
+			failures = 0;
+			if (child > 0) {
+				restart_asked = true;
+				(void)kill(child, SIGTERM);
+			} else if (state != SV_STOPPING) {
+				next_start = now_ms();
+				state = SV_BACKOFF;
+			}
+		} else if (child > 0)
+			(void)kill(child, sig);
+		break;
+	}
+}
+
+/* The end: the pidfile goes, while we still hold its lock. */
+static void
+leave(struct daemon_state *ds, int status)
+{
+	pidfile_discard(ds);
+	_exit(status);
+}
+
+/*
+ * The daemon proper with -r: start the command, and again when it ends,
+ * as the policy says.  Idle, it sleeps in poll(2) with no timeout.
+ */
+void
+supervise(struct daemon_state *ds, int repfd)
+{
+	struct pollfd pfd[3];
+	unsigned char sigs[64];
+	long long timeout, now;
+	ssize_t n, i;
+	int step, errnum, k;
+
+	if (catch_signals() == -1 || chdir("/") == -1) {
+		(void)write(repfd, &(struct status_msg){ STEP_WAIT, errno },
+		    sizeof(struct status_msg));
+		leave(ds, EXIT_ERR);
+	}
+	/* The first start: its exec status is the caller's answer. */
+	if ((child = spawn(ds, &step, &errnum)) == -1) {
+		(void)write(repfd, &(struct status_msg){ step, errnum },
+		    sizeof(struct status_msg));
+		leave(ds, EXIT_ERR);
+	}
+	child_started = now_ms();
+	state = SV_RUNNING;
+	(void)pidfile_store(ds, child);
+	(void)write(repfd, &(struct status_msg){ STEP_PID, (int)child },
+	    sizeof(struct status_msg));
+	(void)close(repfd);
+
+	for (;;) {
+		now = now_ms();
+		timeout = -1;
+		if (state == SV_BACKOFF)
+			timeout = next_start > now ? next_start - now : 0;
+		else if (state == SV_STOPPING)
+			timeout = stop_deadline > now ? stop_deadline - now : 0;
+		pfd[0] = (struct pollfd){ sig_pipe[0], POLLIN, 0 };
+		pfd[1] = (struct pollfd){ streams[0].in, POLLIN, 0 };
+		pfd[2] = (struct pollfd){ streams[1].in, POLLIN, 0 };
+		if (poll(pfd, 3, timeout > 60000 ? 60000 : (int)timeout) == -1 &&
+		    errno != EINTR)
+			leave(ds, EXIT_ERR);
+		for (k = 1; k <= 2; k++)
+			if (pfd[k].fd != -1 && pfd[k].revents != 0)
+				pump(&streams[k - 1], false);
+		if (pfd[0].revents != 0) {
+			while ((n = read(sig_pipe[0], sigs, sizeof(sigs))) > 0)
+				for (i = 0; i < n; i++)
+					handle(ds, sigs[i]);
+		}
+		now = now_ms();
+		if (state == SV_BACKOFF && now >= next_start && !start(ds)) {
+			failures++;
+			back_off(ds);
+		} else if (state == SV_STOPPING && child > 0 &&
+		    now >= stop_deadline) {
+			(void)kill(child, SIGKILL);
+			stop_deadline = now + 60000;
+		}
+	}
+}

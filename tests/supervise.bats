@@ -1,0 +1,180 @@
+#!/usr/bin/env bats
+# -r: the supervisor keeps the command alive, passes signals on and owns
+# its output.
+
+load test_helper/common
+
+# supervisor_of PIDFILE: the supervisor, parent of the child it names.
+supervisor_of() {
+	stat_field "$(cat "$1")" 4
+}
+
+# remember_supervised PIDFILE: teardown ends the child and its supervisor.
+remember_supervised() {
+	local child
+	child=$(cat "$1")
+	remember "$(stat_field "$child" 4)"
+	remember "$child"
+}
+
+now_ms() {
+	date +%s%3N
+}
+
+@test "a crash loop backs off 1 s, 2 s, then gives up, and --restart revives it" {
+	run -0 "$DAEMONIZE" -r --min-uptime 2 --max-failures 3 -p "$T/d.pid" \
+		-l "$T/d.log" sh -c 'echo "run $(date +%s%3N)"; exit 1' 3>&-
+	# Between children the pidfile names the supervisor itself.
+	wait_until 15 grep -q 'gave up after 3 failed starts' "$T/d.log"
+	local sup
+	sup=$(cat "$T/d.pid")
+	remember "$sup"
+	run grep -c '^run ' "$T/d.log"
+	assert_output 3
+	mapfile -t at < <(sed -n 's/^run //p' "$T/d.log")
+	[ $(( at[1] - at[0] )) -ge 900 ] && [ $(( at[1] - at[0] )) -lt 1900 ]
+	[ $(( at[2] - at[1] )) -ge 1900 ] && [ $(( at[2] - at[1] )) -lt 2900 ]
+	alive "$sup"
+	run -0 "$DAEMONIZE" --restart -p "$T/d.pid"
+	wait_until 5 sh -c "[ \$(grep -c '^run ' '$T/d.log') -ge 4 ]"
+}
+
+@test "a command that exits 0 is not restarted by default, and the supervisor leaves" {
+	run -0 "$DAEMONIZE" -r -p "$T/d.pid" -l "$T/d.log" sh -c 'echo ran' 3>&-
+	wait_until 5 test ! -e "$T/d.pid"
+	run grep -c '^ran$' "$T/d.log"
+	assert_output 1
+	no_process_mentions "$T/"
+}
+
+@test "--respawn=always restarts a command that exits 0" {
+	run -0 "$DAEMONIZE" --respawn=always --min-uptime 0 -p "$T/d.pid" \
+		-l "$T/d.log" sh -c 'echo ran; sleep 0.1' 3>&-
+	remember_supervised "$T/d.pid"
+	wait_until 5 sh -c "[ \$(grep -c '^ran\$' '$T/d.log') -ge 3 ]"
+	run -0 "$DAEMONIZE" --stop -p "$T/d.pid"
+}
+
+@test "SIGTERM to the supervisor ends the child and itself and removes the pidfile" {
+	run -0 "$DAEMONIZE" -r -p "$T/d.pid" sleep 300 3>&-
+	remember_supervised "$T/d.pid"
+	local child sup
+	child=$(cat "$T/d.pid")
+	sup=$(supervisor_of "$T/d.pid")
+	kill -TERM "$sup"
+	wait_until 5 gone "$child"
+	wait_until 5 gone "$sup"
+	[ ! -e "$T/d.pid" ]
+	no_process_mentions "$T/"
+}
+
+@test "a child that ignores SIGTERM is killed after --stop-timeout" {
+	run -0 "$DAEMONIZE" -r --stop-timeout 1 -p "$T/d.pid" \
+		sh -c 'trap "" TERM; exec sleep 300' 3>&-
+	remember_supervised "$T/d.pid"
+	local child start
+	child=$(cat "$T/d.pid")
+	start=$(now_ms)
+	run -0 "$DAEMONIZE" --stop -p "$T/d.pid"
+	[ $(( $(now_ms) - start )) -lt 5000 ]
+	gone "$child"
+	[ ! -e "$T/d.pid" ]
+}
+
+@test "the child does not outlive a supervisor killed with SIGKILL" {
+	run -0 "$DAEMONIZE" -r -p "$T/d.pid" sleep 300 3>&-
+	remember_supervised "$T/d.pid"
+	local child
+	child=$(cat "$T/d.pid")
+	kill -KILL "$(supervisor_of "$T/d.pid")"
+	wait_until 1 gone "$child"
+}
+
+@test "the pidfile names the live child after a respawn, and the supervisor keeps the lock" {
+	run -0 "$DAEMONIZE" -r --min-uptime 0 -p "$T/d.pid" \
+		sh -c 'exec sleep 300' 3>&-
+	remember_supervised "$T/d.pid"
+	local first sup second
+	first=$(cat "$T/d.pid")
+	sup=$(supervisor_of "$T/d.pid")
+	# The child does not hold the lock; its supervisor does.
+	[ -z "$(ls -l "/proc/$first/fd" | grep -F "$T/d.pid")" ]
+	kill -KILL "$first"
+	wait_until 5 sh -c "[ -s '$T/d.pid' ] && [ \"\$(cat '$T/d.pid')\" != $first ] && [ \"\$(cat '$T/d.pid')\" != $sup ]"
+	second=$(cat "$T/d.pid")
+	remember "$second"
+	alive "$second"
+	[ "$(stat_field "$second" 4)" = "$sup" ]
+	run flock -n "$T/d.pid" true
+	assert_failure
+}
+
+@test "signals are passed on to the child, and --signal reaches it through the supervisor" {
+	run -0 "$DAEMONIZE" -r -p "$T/d.pid" -l "$T/d.log" sh -c '
+		trap "echo got-usr1" USR1; trap "echo got-hup" HUP
+		while :; do sleep 0.05; done' 3>&-
+	remember_supervised "$T/d.pid"
+	run -0 "$DAEMONIZE" --signal USR1 -p "$T/d.pid"
+	wait_until 5 grep -q got-usr1 "$T/d.log"
+	kill -HUP "$(supervisor_of "$T/d.pid")"
+	wait_until 5 grep -q got-hup "$T/d.log"
+}
+
+@test "a log rotated under a fast writer keeps every line exactly once" {
+	run -0 "$DAEMONIZE" -r -p "$T/d.pid" -l "$T/d.log" sh -c '
+		trap "" HUP; i=0
+		while [ $i -lt 20000 ]; do i=$((i + 1)); echo "line $i"; done
+		exec sleep 300' 3>&-
+	remember_supervised "$T/d.pid"
+	wait_until 5 test -s "$T/d.log"
+	mv "$T/d.log" "$T/d.log.1"
+	kill -HUP "$(supervisor_of "$T/d.pid")"
+	wait_until 10 sh -c "cat '$T/d.log.1' '$T/d.log' 2>/dev/null | grep -q '^line 20000\$'"
+	run sh -c "cat '$T/d.log.1' '$T/d.log' | sort | uniq -d | head -3"
+	assert_output ""
+	run sh -c "cat '$T/d.log.1' '$T/d.log' | grep -cx 'line [0-9]*'"
+	assert_output 20000
+	[ -s "$T/d.log" ]
+}
+
+@test "a full log drops bytes without blocking the child, and says so once space returns" {
+	need_root
+	mkdir "$T/small"
+	mount -t tmpfs -o size=64k tmpfs "$T/small" 2>/dev/null ||
+		skip "cannot mount a tmpfs here"
+	head -c 60000 /dev/zero >"$T/small/filler" 2>/dev/null || true
+	run -0 "$DAEMONIZE" -r -p "$T/d.pid" -l "$T/small/d.log" sh -c '
+		i=0; while [ $i -lt 2000 ]; do i=$((i + 1)); echo "early $i"; done
+		while [ ! -e '"$T"'/go ]; do sleep 0.05; done
+		echo after; exec sleep 300' 3>&-
+	remember_supervised "$T/d.pid"
+	local child
+	child=$(cat "$T/d.pid")
+	# The child got through all its output although the log is full.
+	wait_until 10 sh -c "ps -o args= -p $child | grep -q 'sleep 0.05'"
+	rm -f "$T/small/filler"
+	touch "$T/go"
+	wait_until 5 grep -q '^after$' "$T/small/d.log"
+	run grep -c 'dropped [0-9]* bytes of output' "$T/small/d.log"
+	assert_output 1
+	"$DAEMONIZE" --stop -p "$T/d.pid"
+	umount "$T/small"
+}
+
+@test "supervision options are checked" {
+	run -2 --separate-stderr "$DAEMONIZE" --respawn=sometimes sleep 1
+	assert_equal "$stderr" "daemonize: --respawn=sometimes: not on-failure or always"
+	run -2 --separate-stderr "$DAEMONIZE" -r -f sleep 1
+	assert_equal "$stderr" "daemonize: -r: not with -f"
+	run -2 --separate-stderr "$DAEMONIZE" --max-failures 0 -r sleep 1
+	assert_equal "$stderr" "daemonize: --max-failures 0: too small (1 to 31536000)"
+	run -3 --separate-stderr "$DAEMONIZE" --restart -p "$T/none.pid"
+	assert_equal "$stderr" "daemonize: $T/none.pid: not running"
+}
+
+@test "--restart refuses a daemon that is not supervised" {
+	start_sleeper "$T/d.pid"
+	run -1 --separate-stderr "$DAEMONIZE" --restart -p "$T/d.pid"
+	assert_equal "$stderr" "daemonize: $T/d.pid: not a supervised daemon (-r): nothing signalled"
+	alive "$(cat "$T/d.pid")"
+}
