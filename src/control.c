@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -178,8 +179,9 @@ remove_locked(const char *path, int fd)
 static pid_t
 target(pid_t pid, const struct stat *sb)
 {
-	char path[64], buf[512], *p;
-	long ppid;
+	char path[64], buf[512], *p, *end;
+	const char *errstr;
+	pid_t ppid;
 	FILE *f;
 
 	if (holder(pid, sb) != 0)
@@ -190,10 +192,15 @@ target(pid_t pid, const struct stat *sb)
 	p = fgets(buf, sizeof(buf), f);
 	(void)fclose(f);
 	/* The name in field 2 may hold anything; the ppid follows ") S ". */
-	if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p, ") %*c %ld", &ppid) != 1 || ppid <= 1)
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL || strlen(p) < 5)
 		return (-1);
-	return (holder((pid_t)ppid, sb) == 1 ? (pid_t)ppid : -1);
+	p += 4;
+	if ((end = strchr(p, ' ')) != NULL)
+		*end = '\0';
+	ppid = (pid_t)strtonum(p, 2, INT_MAX, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	return (holder(ppid, sb) == 1 ? ppid : -1);
 }
 
 /* Signal the holder of the lock, and only if the file leads to it. */

@@ -273,7 +273,7 @@ set_log(struct logfile *lf, const char *arg)
 void
 options_parse(struct daemon_state *ds, int argc, char **argv)
 {
-	const char *errstr, *cur;
+	const char *errstr, *cur, *when;
 	bool stop_signal = false, start_only = false;
 	int ch;
 
@@ -328,13 +328,16 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 			break;
 		case 'r':
 			start_only = true;
-			if (optarg == NULL || strcmp(optarg, "on-failure") == 0)
+			/* Only --respawn=WHEN carries a value; -r never does. */
+			when = strncmp(cur, "--", 2) == 0 ? strchr(cur, '=') :
+			    NULL;
+			if (when == NULL || strcmp(when + 1, "on-failure") == 0)
 				ds->respawn = RESPAWN_FAILURE;
-			else if (strcmp(optarg, "always") == 0)
+			else if (strcmp(when + 1, "always") == 0)
 				ds->respawn = RESPAWN_ALWAYS;
 			else
-				errx(EXIT_USAGE, "--respawn=%s: not on-failure "
-				    "or always", optarg);
+				errx(EXIT_USAGE, "%s: not on-failure or always",
+				    cur);
 			break;
 		case OPT_BACKOFF_MAX:
 			start_only = true;
