@@ -87,15 +87,15 @@ static const struct option long_opts[] = {
 void
 options_usage(void)
 {
-	printf("usage: daemonize [-fhVv] [-c dir] [-E name=value] [-e file] "
+	printf("usage: daemonize [-fhrVv] [-c dir] [-E name=value] [-e file] "
 	    "[-l file]\n"
 	    "                 [-m umask] [-o file] [-p pidfile] "
 	    "[-u user[:group]]\n"
 	    "                 [--notify | --ready-fd n] [-t seconds] "
 	    "[--] command [arg ...]\n"
 	    "       daemonize --status | --stop [-s signal] [-t seconds] | "
-	    "--signal signal\n"
-	    "                 -p pidfile\n"
+	    "--signal signal |\n"
+	    "                 --restart [-v] -p pidfile\n"
 	    "\n"
 	    "  -c, --chdir DIR         working directory of the daemon "
 	    "(default /)\n"
@@ -136,7 +136,7 @@ options_usage(void)
 	    "  -t, --timeout SECONDS   readiness wait (60), or --stop's "
 	    "grace period (10)\n"
 	    "  -u, --user USER[:GROUP] run the command as USER "
-	    "(root only)\n"
+	    "(without root: yourself)\n"
 	    "  -V, --version           print the version and exit\n"
 	    "  -v, --verbose           say what is done on stderr\n"
 	    "\n"
