@@ -9,10 +9,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemonize.h"
 
 static void	cleanup(void);
+
+extern char **environ;
 
 /* Set while a failed start still has files of ours to take back. */
 static struct daemon_state *undo;
@@ -40,6 +43,10 @@ main(int argc, char *argv[])
 
 	output_guard_stdio();
 	privs_refuse_setid();
+#ifdef LIBBSD_OVERLAY
+	/* libbsd needs the original argument area for setproctitle(3). */
+	setproctitle_init(argc, argv, environ);
+#endif
 	options_parse(&ds, argc, argv);
 	switch (ds.mode) {
 	case MODE_STATUS:

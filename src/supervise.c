@@ -62,6 +62,8 @@ static void	back_off(struct daemon_state *);
 static void	child_exited(struct daemon_state *, int);
 static void	handle(struct daemon_state *, int);
 static void	leave(struct daemon_state *, int) __attribute__((__noreturn__));
+static char	**copy_args(char **);
+static void	title(const struct daemon_state *);
 
 /* The handler only wakes the loop up: the loop does the work. */
 static void
@@ -243,6 +245,7 @@ start(struct daemon_state *ds)
 	child_started = now_ms();
 	state = SV_RUNNING;
 	(void)pidfile_store(ds, child);
+	title(ds);
 	return (true);
 }
 
@@ -256,6 +259,7 @@ back_off(struct daemon_state *ds)
 	(void)pidfile_store(ds, getpid());
 	if (failures >= ds->max_failures) {
 		state = SV_GIVENUP;
+		title(ds);
 		warnx("%s: gave up after %lld failed starts in a row; "
 		    "daemonize --restart starts it again", ds->argv[0],
 		    failures);
@@ -342,6 +346,39 @@ handle(struct daemon_state *ds, int sig)
 	}
 }
 
+/* A copy of a NULL-terminated vector of strings, on the heap. */
+static char **
+copy_args(char **argv)
+{
+	char **copy;
+	size_t n, i;
+
+	n = 0;
+	while (argv[n] != NULL)
+		n++;
+	if ((copy = reallocarray(NULL, n + 1, sizeof(*copy))) == NULL)
+		return (argv);
+	for (i = 0; i < n; i++)
+		if ((copy[i] = strdup(argv[i])) == NULL)
+			return (argv);
+	copy[n] = NULL;
+	return (copy);
+}
+
+/* "daemonize: NAME [child PID]" in ps(1), or what it waits for. */
+static void
+title(const struct daemon_state *ds)
+{
+	const char *name;
+
+	name = strrchr(ds->argv[0], '/') != NULL ?
+	    strrchr(ds->argv[0], '/') + 1 : ds->argv[0];
+	if (state == SV_GIVENUP)
+		setproctitle("-daemonize: %s [given up]", name);
+	else
+		setproctitle("-daemonize: %s [child %ld]", name, (long)child);
+}
+
 /* The end: the pidfile goes, while we still hold its lock. */
 static void
 leave(struct daemon_state *ds, int status)
@@ -363,6 +400,14 @@ supervise(struct daemon_state *ds, int repfd)
 	ssize_t n, i;
 	int step, errnum, k;
 
+	/*
+	 * The process title is written over our argument area, where the
+	 * command and the -E strings still live: copy them out first.
+	 */
+	ds->argv = copy_args(ds->argv);
+	for (size_t e = 0; e < ds->nenv; e++)
+		if ((ds->env[e] = strdup(ds->env[e])) == NULL)
+			leave(ds, EXIT_ERR);
 	if (catch_signals() == -1 || chdir("/") == -1) {
 		(void)write(repfd, &(struct status_msg){ STEP_WAIT, errno },
 		    sizeof(struct status_msg));
@@ -377,6 +422,7 @@ supervise(struct daemon_state *ds, int repfd)
 	child_started = now_ms();
 	state = SV_RUNNING;
 	(void)pidfile_store(ds, child);
+	title(ds);
 	(void)write(repfd, &(struct status_msg){ STEP_PID, (int)child },
 	    sizeof(struct status_msg));
 	(void)close(repfd);

@@ -178,3 +178,16 @@ now_ms() {
 	assert_equal "$stderr" "daemonize: $T/d.pid: not a supervised daemon (-r): nothing signalled"
 	alive "$(cat "$T/d.pid")"
 }
+
+@test "the supervisor's title names the command and its child, and respawned children get their arguments intact" {
+	run -0 "$DAEMONIZE" -r --min-uptime 0 -E GREETING=hi -p "$T/d.pid" \
+		-l "$T/d.log" sh -c 'echo "$GREETING $0"; exec sleep 300' zeroth 3>&-
+	remember_supervised "$T/d.pid"
+	local first sup
+	first=$(cat "$T/d.pid")
+	sup=$(supervisor_of "$T/d.pid")
+	[ "$(tr '\0' ' ' <"/proc/$sup/cmdline" | sed 's/ *$//')" = "daemonize: sh [child $first]" ]
+	kill -KILL "$first"
+	wait_until 5 sh -c "[ \$(grep -c '^hi zeroth\$' '$T/d.log') -ge 2 ]"
+	remember "$(cat "$T/d.pid")"
+}
