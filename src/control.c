@@ -212,16 +212,16 @@ signal_holder(const struct daemon_state *ds, int sig, pid_t pid,
 
 	if (pid <= 0) {
 		warnx("%s: locked, but names no pid: nothing signalled",
-		    ds->pidfile);
+		    ds->pid.path);
 		return (-1);
 	}
 	if ((to = target(pid, sb)) == -1) {
 		warnx("%s: locked, but pid %ld does not hold it: "
-		    "nothing signalled", ds->pidfile, (long)pid);
+		    "nothing signalled", ds->pid.path, (long)pid);
 		return (-1);
 	}
 	if (kill(to, sig) == -1 && errno != ESRCH) {
-		warn("%s: kill %ld", ds->pidfile, (long)to);
+		warn("%s: kill %ld", ds->pid.path, (long)to);
 		return (-1);
 	}
 	return (0);
@@ -234,12 +234,12 @@ control_status(struct daemon_state *ds)
 	pid_t pid;
 	int fd, status;
 
-	switch (probe(ds->pidfile, false, &fd, &pid, &sb)) {
+	switch (probe(ds->pid.path, false, &fd, &pid, &sb)) {
 	case PROBE_RUNNING:
 		/* A child that kept the lock when the daemon died is not it. */
 		if (pid > 0 && holder(pid, &sb) == 0) {
 			warnx("%s: locked, but pid %ld does not hold it",
-			    ds->pidfile, (long)pid);
+			    ds->pid.path, (long)pid);
 			status = STATUS_UNKNOWN;
 		} else if (pid > 0) {
 			printf("%ld\n", (long)pid);
@@ -250,11 +250,11 @@ control_status(struct daemon_state *ds)
 		}
 		break;
 	case PROBE_STALE:
-		warnx("%s: not running (stale pidfile)", ds->pidfile);
+		warnx("%s: not running (stale pidfile)", ds->pid.path);
 		status = STATUS_DEAD;
 		break;
 	case PROBE_ABSENT:
-		warnx("%s: not running", ds->pidfile);
+		warnx("%s: not running", ds->pid.path);
 		status = STATUS_STOPPED;
 		break;
 	default:
@@ -278,16 +278,16 @@ control_stop(struct daemon_state *ds)
 	pid_t pid;
 	int fd;
 
-	switch (probe(ds->pidfile, true, &fd, &pid, &sb)) {
+	switch (probe(ds->pid.path, true, &fd, &pid, &sb)) {
 	case PROBE_RUNNING:
 		break;
 	case PROBE_STALE:
-		remove_locked(ds->pidfile, fd);
+		remove_locked(ds->pid.path, fd);
 		(void)close(fd);
 		/* FALLTHROUGH */
 	case PROBE_ABSENT:
 		if (ds->verbose)
-			warnx("%s: not running", ds->pidfile);
+			warnx("%s: not running", ds->pid.path);
 		return (EXIT_OK);
 	case PROBE_UNKNOWN:
 		return (EXIT_ERR);
@@ -299,19 +299,19 @@ control_stop(struct daemon_state *ds)
 	seconds = ds->timeout > 0 ? ds->timeout : 10;
 	if (!wait_unlocked(fd, seconds)) {
 		warnx("%s: pid %ld still running after %lld s, sending SIGKILL",
-		    ds->pidfile, (long)pid, seconds);
+		    ds->pid.path, (long)pid, seconds);
 		if (signal_holder(ds, SIGKILL, pid, &sb) == -1 ||
 		    !wait_unlocked(fd, KILL_SECONDS)) {
-			warnx("%s: pid %ld could not be stopped", ds->pidfile,
+			warnx("%s: pid %ld could not be stopped", ds->pid.path,
 			    (long)pid);
 			(void)close(fd);
 			return (EXIT_ERR);
 		}
 	}
-	remove_locked(ds->pidfile, fd);
+	remove_locked(ds->pid.path, fd);
 	(void)close(fd);
 	if (ds->verbose)
-		warnx("%s: pid %ld stopped", ds->pidfile, (long)pid);
+		warnx("%s: pid %ld stopped", ds->pid.path, (long)pid);
 	return (EXIT_OK);
 }
 
@@ -322,14 +322,14 @@ control_signal(struct daemon_state *ds)
 	pid_t pid;
 	int fd, status;
 
-	switch (probe(ds->pidfile, true, &fd, &pid, &sb)) {
+	switch (probe(ds->pid.path, true, &fd, &pid, &sb)) {
 	case PROBE_RUNNING:
 		break;
 	case PROBE_STALE:
 		(void)close(fd);
 		/* FALLTHROUGH */
 	case PROBE_ABSENT:
-		warnx("%s: not running", ds->pidfile);
+		warnx("%s: not running", ds->pid.path);
 		return (STATUS_STOPPED);
 	case PROBE_UNKNOWN:
 		return (EXIT_ERR);
@@ -338,7 +338,7 @@ control_signal(struct daemon_state *ds)
 	    EXIT_OK;
 	(void)close(fd);
 	if (status == EXIT_OK && ds->verbose)
-		warnx("%s: sent SIG%s to pid %ld", ds->pidfile,
+		warnx("%s: sent SIG%s to pid %ld", ds->pid.path,
 		    options_signame(ds->signal), (long)pid);
 	return (status);
 }
@@ -357,14 +357,14 @@ control_restart(struct daemon_state *ds)
 	pid_t pid, to;
 	int fd;
 
-	switch (probe(ds->pidfile, true, &fd, &pid, &sb)) {
+	switch (probe(ds->pid.path, true, &fd, &pid, &sb)) {
 	case PROBE_RUNNING:
 		break;
 	case PROBE_STALE:
 		(void)close(fd);
 		/* FALLTHROUGH */
 	case PROBE_ABSENT:
-		warnx("%s: not running", ds->pidfile);
+		warnx("%s: not running", ds->pid.path);
 		return (STATUS_STOPPED);
 	default:
 		return (EXIT_ERR);
@@ -377,11 +377,11 @@ control_restart(struct daemon_state *ds)
 	b = to > 0 ? readlink(path, them, sizeof(them) - 1) : -1;
 	if (a <= 0 || b != a || memcmp(self, them, (size_t)a) != 0) {
 		warnx("%s: not a supervised daemon (-r): nothing signalled",
-		    ds->pidfile);
+		    ds->pid.path);
 		return (EXIT_ERR);
 	}
 	if (kill(to, SIGRTMIN + 1) == -1) {
-		warn("%s: kill %ld", ds->pidfile, (long)to);
+		warn("%s: kill %ld", ds->pid.path, (long)to);
 		return (EXIT_ERR);
 	}
 	return (EXIT_OK);

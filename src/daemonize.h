@@ -79,6 +79,13 @@ struct status_msg {
 	int	value;
 };
 
+/* A pidfile: its name and the two descriptors we hold on it. */
+struct pidfile {
+	char	*path;		/* absolute, or NULL */
+	int	 lockfd;	/* read-only, holds the flock(2) lock */
+	int	 writefd;	/* write-only, close-on-exec */
+};
+
 /* An output file: stdout, stderr, or both when they name the same file. */
 struct logfile {
 	char	*path;		/* absolute, or NULL for /dev/null */
@@ -90,9 +97,8 @@ struct daemon_state {
 	enum mode	  mode;
 	char		**argv;		/* the command and its arguments, untouched */
 	char		 *exec_path;	/* absolute path that execve(2) receives */
-	char		 *pidfile;	/* absolute, or NULL */
-	int		  pid_lockfd;	/* read-only, holds the flock(2) lock */
-	int		  pid_writefd;	/* write-only, closed once the pid is in */
+	struct pidfile	  pid;		/* -p: the daemon, or -r's child */
+	struct pidfile	  svpid;	/* -P: the supervisor of -r */
 	struct logfile	  out;
 	struct logfile	  err;
 	char		 *chdir_dir;	/* absolute */
@@ -136,8 +142,8 @@ struct daemon_state {
 
 /* The state before any option: no descriptors, the documented defaults. */
 #define DAEMON_STATE_INIT {						\
-	.pid_lockfd = -1,						\
-	.pid_writefd = -1,						\
+	.pid = { NULL, -1, -1 },					\
+	.svpid = { NULL, -1, -1 },					\
 	.out = { .fd = -1 },						\
 	.err = { .fd = -1 },						\
 	.umask = 022,							\
@@ -175,7 +181,7 @@ void	ready_log_tail(const struct daemon_state *);
 /* pidfile.c */
 void	pidfile_acquire(struct daemon_state *);
 pid_t	pidfile_read(int);
-int	pidfile_store(struct daemon_state *, pid_t);
+int	pidfile_store(struct pidfile *, pid_t);
 void	pidfile_discard(struct daemon_state *);
 void	pidfile_release(struct daemon_state *);
 

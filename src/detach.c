@@ -132,7 +132,7 @@ close_between(unsigned int lo, unsigned int hi)
 static int
 arrange_fds(struct daemon_state *ds, int *repfd)
 {
-	struct kept { int *fd; int to; bool inherit; } keep[4];
+	struct kept { int *fd; int to; bool inherit; } keep[6];
 	int n, i, j, next, top, fd;
 
 	n = 0;
@@ -140,11 +140,16 @@ arrange_fds(struct daemon_state *ds, int *repfd)
 		keep[n++] = (struct kept){ &ds->ready_pipe[1],
 		    ds->ready_fd, true };
 	next = STDERR_FILENO + 1;
-	if (ds->pid_lockfd != -1)
-		keep[n++] = (struct kept){ &ds->pid_lockfd, 0, true };
+	if (ds->pid.lockfd != -1)
+		keep[n++] = (struct kept){ &ds->pid.lockfd, 0, true };
 	keep[n++] = (struct kept){ repfd, 0, false };
-	if (ds->pid_writefd != -1)
-		keep[n++] = (struct kept){ &ds->pid_writefd, 0, false };
+	if (ds->pid.writefd != -1)
+		keep[n++] = (struct kept){ &ds->pid.writefd, 0, false };
+	/* The supervisor's own pidfile (-P) never reaches a command. */
+	if (ds->svpid.lockfd != -1)
+		keep[n++] = (struct kept){ &ds->svpid.lockfd, 0, false };
+	if (ds->svpid.writefd != -1)
+		keep[n++] = (struct kept){ &ds->svpid.writefd, 0, false };
 	top = 0;
 	for (i = 0; i < n; i++) {
 		if (keep[i].to == 0) {
@@ -271,7 +276,7 @@ launch(struct daemon_state *ds, int repfd)
 		fail(ds, repfd, STEP_STDIO);
 	if (arrange_fds(ds, &repfd) == -1)
 		fail(ds, repfd, STEP_FDS);
-	if (pidfile_store(ds, getpid()) == -1)
+	if (pidfile_store(&ds->pid, getpid()) == -1)
 		fail(ds, repfd, STEP_PIDFILE);
 	if (ds->respawn != RESPAWN_NO)
 		supervise(ds, repfd);
@@ -436,7 +441,7 @@ report(const struct daemon_state *ds, const struct status_msg *msg)
 		warn("%s: closing inherited descriptors", cmd);
 		break;
 	case STEP_PIDFILE:
-		warn("%s: writing %s", cmd, ds->pidfile);
+		warn("%s: writing %s", cmd, ds->pid.path);
 		break;
 	case STEP_SETGROUPS:
 		warn("%s: setgroups", cmd);
@@ -519,9 +524,9 @@ detach_start(struct daemon_state *ds)
 	(void)close(fds[1]);
 	/* The daemon has its own copies; ours keep only the lock. */
 	output_release(ds);
-	if (ds->pid_writefd != -1) {
-		(void)close(ds->pid_writefd);
-		ds->pid_writefd = -1;
+	if (ds->pid.writefd != -1) {
+		(void)close(ds->pid.writefd);
+		ds->pid.writefd = -1;
 	}
 	if (ds->ready == READY_FD) {
 		(void)close(ds->ready_pipe[0]);

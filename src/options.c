@@ -37,7 +37,7 @@ static void	check(struct daemon_state *, int);
 static void	add_env(struct daemon_state *, char *);
 static void	set_log(struct logfile *, const char *);
 
-static const char short_opts[] = "+:c:E:e:fhl:m:o:p:rs:t:u:Vv";
+static const char short_opts[] = "+:c:E:e:fhl:m:o:P:p:rs:t:u:Vv";
 
 static const struct {
 	const char	*name;
@@ -77,6 +77,7 @@ static const struct option long_opts[] = {
 	{ "stop",	no_argument,		NULL,	OPT_STOP },
 	{ "stop-signal", required_argument,	NULL,	's' },
 	{ "stop-timeout", required_argument,	NULL,	OPT_STOP_TIMEOUT },
+	{ "supervisor-pidfile", required_argument, NULL, 'P' },
 	{ "timeout",	required_argument,	NULL,	't' },
 	{ "user",	required_argument,	NULL,	'u' },
 	{ "version",	no_argument,		NULL,	'V' },
@@ -89,13 +90,13 @@ options_usage(void)
 {
 	printf("usage: daemonize [-fhrVv] [-c dir] [-E name=value] [-e file] "
 	    "[-l file]\n"
-	    "                 [-m umask] [-o file] [-p pidfile] "
+	    "                 [-m umask] [-o file] [-P pidfile] [-p pidfile] "
 	    "[-u user[:group]]\n"
 	    "                 [--notify | --ready-fd n] [-t seconds] "
 	    "[--] command [arg ...]\n"
 	    "       daemonize --status | --stop [-s signal] [-t seconds] | "
 	    "--signal signal |\n"
-	    "                 --restart [-v] -p pidfile\n"
+	    "                 --restart [-v] -p pidfile | -P pidfile\n"
 	    "\n"
 	    "  -c, --chdir DIR         working directory of the daemon "
 	    "(default /)\n"
@@ -127,6 +128,8 @@ options_usage(void)
 	    "      --stop-timeout S    SIGTERM to SIGKILL when stopping the "
 	    "child (10)\n"
 	    "      --restart           restart a supervised command now\n"
+	    "  -P, --supervisor-pidfile FILE  the supervisor's own pidfile "
+	    "(-r)\n"
 	    "  -s, --stop-signal SIG   the signal --stop sends "
 	    "(default TERM)\n"
 	    "      --signal SIG        send SIG to the running daemon\n"
@@ -320,11 +323,17 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 			start_only = true;
 			set_log(&ds->out, optarg);
 			break;
+		case 'P':
+			if (*optarg == '\0')
+				errx(EXIT_USAGE, "empty pidfile name");
+			free(ds->svpid.path);
+			ds->svpid.path = options_absolute(optarg);
+			break;
 		case 'p':
 			if (*optarg == '\0')
 				errx(EXIT_USAGE, "empty pidfile name");
-			free(ds->pidfile);
-			ds->pidfile = options_absolute(optarg);
+			free(ds->pid.path);
+			ds->pid.path = options_absolute(optarg);
 			break;
 		case 'r':
 			start_only = true;
@@ -450,7 +459,14 @@ check(struct daemon_state *ds, int argc)
 		verb = ds->mode == MODE_STATUS ? "--status" :
 		    ds->mode == MODE_STOP ? "--stop" :
 		    ds->mode == MODE_SIGNAL ? "--signal" : "--restart";
-		if (ds->pidfile == NULL)
+		/* The verbs take either pidfile of a supervised service. */
+		if (ds->pid.path != NULL && ds->svpid.path != NULL)
+			errx(EXIT_USAGE, "%s: -p or -P, not both", verb);
+		if (ds->pid.path == NULL) {
+			ds->pid.path = ds->svpid.path;
+			ds->svpid.path = NULL;
+		}
+		if (ds->pid.path == NULL)
 			errx(EXIT_USAGE, "%s: needs -p pidfile", verb);
 		if (argc != 0)
 			errx(EXIT_USAGE, "%s: takes no command", verb);
@@ -460,6 +476,8 @@ check(struct daemon_state *ds, int argc)
 	}
 	if (argc == 0)
 		errx(EXIT_USAGE, "no command given (see daemonize --help)");
+	if (ds->svpid.path != NULL && ds->respawn == RESPAWN_NO)
+		errx(EXIT_USAGE, "-P: only with -r");
 	if (ds->respawn != RESPAWN_NO && ds->foreground)
 		errx(EXIT_USAGE, "-r: not with -f");
 	if (ds->respawn != RESPAWN_NO && ds->ready != READY_EXEC)

@@ -21,6 +21,9 @@
 
 static pid_t	read_holder(const char *);
 static int	lock_open(const char *);
+static void	acquire(struct pidfile *);
+static void	discard(struct pidfile *);
+static void	release(struct pidfile *);
 static void	refuse_foreign(const char *, const struct stat *);
 
 /*
@@ -108,63 +111,70 @@ lock_open(const char *path)
  * libbsd's pidfile_open() cannot do that (its lock sits on a writable
  * descriptor), so we build on flopen(3), which pidfile_open() uses too.
  */
-void
-pidfile_acquire(struct daemon_state *ds)
+static void
+acquire(struct pidfile *pf)
 {
 	struct stat lsb, wsb;
 	pid_t pid;
 	bool existed;
 	int fd, serrno;
 
-	if (ds->pidfile == NULL)
-		return;
-	files_refuse_open_dir(ds->pidfile);
-	existed = files_refuse_special(ds->pidfile);
+	files_refuse_open_dir(pf->path);
+	existed = files_refuse_special(pf->path);
 	/* Before locking, so that a planted file cannot claim "running". */
-	if (existed && lstat(ds->pidfile, &lsb) == 0)
-		refuse_foreign(ds->pidfile, &lsb);
-	if ((fd = lock_open(ds->pidfile)) == -1) {
+	if (existed && lstat(pf->path, &lsb) == 0)
+		refuse_foreign(pf->path, &lsb);
+	if ((fd = lock_open(pf->path)) == -1) {
 		if (errno == EWOULDBLOCK) {
-			if ((pid = read_holder(ds->pidfile)) > 0)
+			if ((pid = read_holder(pf->path)) > 0)
 				errx(EXIT_RUNNING, "%s: already running as "
-				    "pid %ld", ds->pidfile, (long)pid);
+				    "pid %ld", pf->path, (long)pid);
 			errx(EXIT_RUNNING, "%s: already running",
-			    ds->pidfile);
+			    pf->path);
 		}
 		if (errno == ELOOP)
 			errx(EXIT_ERR, "%s: is a symbolic link, refused",
-			    ds->pidfile);
+			    pf->path);
 		/*
 		 * Created, but not lockable (a file system without
 		 * locks): no other instance can hold it either.
 		 */
 		serrno = errno;
 		if (!existed)
-			(void)unlink(ds->pidfile);
-		errc(EXIT_ERR, serrno, "%s", ds->pidfile);
+			(void)unlink(pf->path);
+		errc(EXIT_ERR, serrno, "%s", pf->path);
 	}
 	if (fstat(fd, &lsb) == -1)
-		err(EXIT_ERR, "%s", ds->pidfile);
+		err(EXIT_ERR, "%s", pf->path);
 	if (!S_ISREG(lsb.st_mode))
-		errx(EXIT_ERR, "%s: not a regular file, refused", ds->pidfile);
-	refuse_foreign(ds->pidfile, &lsb);
-	ds->pid_lockfd = fd;
+		errx(EXIT_ERR, "%s: not a regular file, refused", pf->path);
+	refuse_foreign(pf->path, &lsb);
+	pf->lockfd = fd;
 
 	/* From here on the file is ours: failures remove it. */
 	if (fchmod(fd, 0644) == -1)
-		err(EXIT_ERR, "%s: chmod", ds->pidfile);
-	ds->pid_writefd = open(ds->pidfile, O_WRONLY | O_NOFOLLOW | O_CLOEXEC |
+		err(EXIT_ERR, "%s: chmod", pf->path);
+	pf->writefd = open(pf->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC |
 	    O_NOCTTY);
-	if (ds->pid_writefd == -1)
-		err(EXIT_ERR, "%s", ds->pidfile);
-	if (fstat(ds->pid_writefd, &wsb) == -1)
-		err(EXIT_ERR, "%s", ds->pidfile);
+	if (pf->writefd == -1)
+		err(EXIT_ERR, "%s", pf->path);
+	if (fstat(pf->writefd, &wsb) == -1)
+		err(EXIT_ERR, "%s", pf->path);
 	if (wsb.st_dev != lsb.st_dev || wsb.st_ino != lsb.st_ino)
 		errx(EXIT_ERR, "%s: replaced while being opened, refused",
-		    ds->pidfile);
+		    pf->path);
 	/* A stale pid must not be shown while the lock is ours. */
-	if (ftruncate(ds->pid_writefd, 0) == -1)
-		err(EXIT_ERR, "%s", ds->pidfile);
+	if (ftruncate(pf->writefd, 0) == -1)
+		err(EXIT_ERR, "%s", pf->path);
+}
+
+void
+pidfile_acquire(struct daemon_state *ds)
+{
+	if (ds->pid.path != NULL)
+		acquire(&ds->pid);
+	if (ds->svpid.path != NULL)
+		acquire(&ds->svpid);
 }
 
 /*
@@ -173,17 +183,17 @@ pidfile_acquire(struct daemon_state *ds)
  * fails later can still empty the file where it may not remove it.
  */
 int
-pidfile_store(struct daemon_state *ds, pid_t pid)
+pidfile_store(struct pidfile *pf, pid_t pid)
 {
 	char buf[32];
 	int len;
 
-	if (ds->pid_writefd == -1)
+	if (pf->writefd == -1)
 		return (0);
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
-	if (ftruncate(ds->pid_writefd, 0) == -1)
+	if (ftruncate(pf->writefd, 0) == -1)
 		return (-1);
-	if (pwrite(ds->pid_writefd, buf, (size_t)len, 0) != len) {
+	if (pwrite(pf->writefd, buf, (size_t)len, 0) != len) {
 		if (errno == 0)
 			errno = EIO;
 		return (-1);
@@ -197,28 +207,42 @@ pidfile_store(struct daemon_state *ds, pid_t pid)
  * has, the name may already be another instance's new file.  While our
  * lock is held, nobody else can have replaced our file under the name.
  */
-void
-pidfile_discard(struct daemon_state *ds)
+static void
+discard(struct pidfile *pf)
 {
 	struct stat fsb, psb;
 
-	if (ds->pidfile == NULL || ds->pid_lockfd == -1)
+	if (pf->path == NULL || pf->lockfd == -1)
 		return;
-	if (fstat(ds->pid_lockfd, &fsb) == 0 &&
-	    lstat(ds->pidfile, &psb) == 0 &&
+	if (fstat(pf->lockfd, &fsb) == 0 &&
+	    lstat(pf->path, &psb) == 0 &&
 	    fsb.st_dev == psb.st_dev && fsb.st_ino == psb.st_ino &&
-	    unlink(ds->pidfile) == -1 && ds->pid_writefd != -1)
+	    unlink(pf->path) == -1 && pf->writefd != -1)
 		/* Not ours to remove any more (-f -u): at least say nothing. */
-		(void)ftruncate(ds->pid_writefd, 0);
+		(void)ftruncate(pf->writefd, 0);
+}
+
+void
+pidfile_discard(struct daemon_state *ds)
+{
+	discard(&ds->pid);
+	discard(&ds->svpid);
 }
 
 /* The caller's copies, once the daemon holds its own. */
+static void
+release(struct pidfile *pf)
+{
+	if (pf->lockfd != -1)
+		(void)close(pf->lockfd);
+	if (pf->writefd != -1)
+		(void)close(pf->writefd);
+	pf->lockfd = pf->writefd = -1;
+}
+
 void
 pidfile_release(struct daemon_state *ds)
 {
-	if (ds->pid_lockfd != -1)
-		(void)close(ds->pid_lockfd);
-	if (ds->pid_writefd != -1)
-		(void)close(ds->pid_writefd);
-	ds->pid_lockfd = ds->pid_writefd = -1;
+	release(&ds->pid);
+	release(&ds->svpid);
 }

@@ -391,7 +391,7 @@ read_notify(struct daemon_state *ds, int repfd, pid_t pid, pid_t *mainpid,
 				if (errstr == NULL && trusted((pid_t)v, pid)) {
 					*mainpid = (pid_t)v;
 					watch_main(*mainpid);
-					(void)pidfile_store(ds, *mainpid);
+					(void)pidfile_store(&ds->pid, *mainpid);
 					send_msg(repfd, STEP_MAINPID,
 					    (int)*mainpid);
 				}

@@ -195,8 +195,9 @@ spawn(struct daemon_state *ds, int *step, int *errnum)
 		    (sp[1] != 3 && dup2(sp[1], 3) == -1) ||
 		    fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
 			_exit(EXIT_ERR);
-		/* The pidfile and its lock stay with the supervisor. */
-		ds->pid_lockfd = ds->pid_writefd = -1;
+		/* The pidfiles and their locks stay with the supervisor. */
+		ds->pid.lockfd = ds->pid.writefd = -1;
+		ds->svpid.lockfd = ds->svpid.writefd = -1;
 		closefrom(4);
 		detach_exec(ds, 3);
 	}
@@ -244,7 +245,7 @@ start(struct daemon_state *ds)
 	}
 	child_started = now_ms();
 	state = SV_RUNNING;
-	(void)pidfile_store(ds, child);
+	(void)pidfile_store(&ds->pid, child);
 	title(ds);
 	return (true);
 }
@@ -256,7 +257,7 @@ back_off(struct daemon_state *ds)
 	long long delay;
 
 	/* Between children, the pidfile names the supervisor. */
-	(void)pidfile_store(ds, getpid());
+	(void)pidfile_store(&ds->pid, getpid());
 	if (failures >= ds->max_failures) {
 		state = SV_GIVENUP;
 		title(ds);
@@ -413,6 +414,11 @@ supervise(struct daemon_state *ds, int repfd)
 		    sizeof(struct status_msg));
 		leave(ds, EXIT_ERR);
 	}
+	if (pidfile_store(&ds->svpid, getpid()) == -1) {
+		(void)write(repfd, &(struct status_msg){ STEP_PIDFILE, errno },
+		    sizeof(struct status_msg));
+		leave(ds, EXIT_ERR);
+	}
 	/* The first start: its exec status is the caller's answer. */
 	if ((child = spawn(ds, &step, &errnum)) == -1) {
 		(void)write(repfd, &(struct status_msg){ step, errnum },
@@ -421,7 +427,7 @@ supervise(struct daemon_state *ds, int repfd)
 	}
 	child_started = now_ms();
 	state = SV_RUNNING;
-	(void)pidfile_store(ds, child);
+	(void)pidfile_store(&ds->pid, child);
 	title(ds);
 	(void)write(repfd, &(struct status_msg){ STEP_PID, (int)child },
 	    sizeof(struct status_msg));

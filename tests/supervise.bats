@@ -191,3 +191,21 @@ now_ms() {
 	wait_until 5 sh -c "[ \$(grep -c '^hi zeroth\$' '$T/d.log') -ge 2 ]"
 	remember "$(cat "$T/d.pid")"
 }
+
+@test "-P is the supervisor's own pidfile, locked for its life, and the verbs take it as well as -p" {
+	run -0 "$DAEMONIZE" -r -P "$T/sv.pid" -p "$T/d.pid" sleep 300 3>&-
+	remember_supervised "$T/d.pid"
+	local sup child
+	sup=$(cat "$T/sv.pid")
+	child=$(cat "$T/d.pid")
+	[ "$(stat_field "$child" 4)" = "$sup" ]
+	run flock -n "$T/sv.pid" true
+	assert_failure
+	run -0 "$DAEMONIZE" --status -P "$T/sv.pid"
+	assert_output "$sup"
+	run -0 "$DAEMONIZE" --stop -P "$T/sv.pid"
+	[ ! -e "$T/sv.pid" ] && [ ! -e "$T/d.pid" ]
+	gone "$child"
+	run -2 --separate-stderr "$DAEMONIZE" -P "$T/sv.pid" sleep 1
+	assert_equal "$stderr" "daemonize: -P: only with -r"
+}

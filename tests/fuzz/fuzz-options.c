@@ -172,7 +172,7 @@ check_state(void)
 
 	EXPECT(ds.argv != NULL);
 	EXPECT(ds.umask <= 0777);
-	EXPECT(absolute_or_null(ds.pidfile));
+	EXPECT(absolute_or_null(ds.pid.path));
 	EXPECT(absolute_or_null(ds.chdir_dir));
 	EXPECT(absolute_or_null(ds.out.path));
 	EXPECT(absolute_or_null(ds.err.path));
@@ -183,7 +183,7 @@ check_state(void)
 		EXPECT(ds.env[i][0] != '=');
 	}
 	if (ds.mode != MODE_START) {
-		EXPECT(ds.pidfile != NULL);
+		EXPECT(ds.pid.path != NULL);
 		EXPECT(ds.argv[0] == NULL);
 		EXPECT(ds.timeout == -1 ||
 		    (ds.mode == MODE_STOP && ds.timeout >= 1 &&
