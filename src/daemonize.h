@@ -116,6 +116,10 @@ struct daemon_state {
 	long long	  backoff_max;	/* seconds */
 	long long	  max_failures;	/* failed starts before giving up */
 	long long	  stop_timeout;	/* seconds between SIGTERM and SIGKILL */
+	bool		  timestamps;	/* an RFC 3339 time before each line */
+	bool		  syslog;	/* each line to syslog too */
+	int		  syslog_facility;
+	const char	 *name;		/* -n: the syslog tag */
 
 	/* Readiness, waited for by the middle process. */
 	enum ready	  ready;

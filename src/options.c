@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "daemonize.h"
@@ -24,6 +25,8 @@ enum {
 	OPT_NOTIFY,
 	OPT_RESTART,
 	OPT_STOP_TIMEOUT,
+	OPT_SYSLOG,
+	OPT_TIMESTAMPS,
 	OPT_READY_FD,
 	OPT_SIGNAL,
 	OPT_STATUS,
@@ -33,11 +36,12 @@ enum {
 static mode_t	parse_umask(const char *);
 static void	set_mode(struct daemon_state *, enum mode, const char *);
 static long long seconds(const char *, const char *, long long);
+static int	facility(const char *, const char *);
 static void	check(struct daemon_state *, int);
 static void	add_env(struct daemon_state *, char *);
 static void	set_log(struct logfile *, const char *);
 
-static const char short_opts[] = "+:c:E:e:fhl:m:o:P:p:rs:t:u:Vv";
+static const char short_opts[] = "+:c:E:e:fhl:m:n:o:P:p:rs:t:u:Vv";
 
 static const struct {
 	const char	*name;
@@ -55,6 +59,17 @@ static const struct {
 	{ "IO", SIGIO }, { "SYS", SIGSYS },
 };
 
+static const struct {
+	const char	*name;
+	int		 number;
+} facilities[] = {
+	{ "daemon", LOG_DAEMON }, { "user", LOG_USER }, { "local0", LOG_LOCAL0 },
+	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
+	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
+	{ "local7", LOG_LOCAL7 },
+};
+
 static const struct option long_opts[] = {
 	{ "backoff-max", required_argument,	NULL,	OPT_BACKOFF_MAX },
 	{ "chdir",	required_argument,	NULL,	'c' },
@@ -67,6 +82,7 @@ static const struct option long_opts[] = {
 	{ "stdout",	required_argument,	NULL,	'o' },
 	{ "max-failures", required_argument,	NULL,	OPT_MAX_FAILURES },
 	{ "min-uptime",	required_argument,	NULL,	OPT_MIN_UPTIME },
+	{ "name",	required_argument,	NULL,	'n' },
 	{ "notify",	no_argument,		NULL,	OPT_NOTIFY },
 	{ "pidfile",	required_argument,	NULL,	'p' },
 	{ "ready-fd",	required_argument,	NULL,	OPT_READY_FD },
@@ -78,6 +94,8 @@ static const struct option long_opts[] = {
 	{ "stop-signal", required_argument,	NULL,	's' },
 	{ "stop-timeout", required_argument,	NULL,	OPT_STOP_TIMEOUT },
 	{ "supervisor-pidfile", required_argument, NULL, 'P' },
+	{ "syslog",	optional_argument,	NULL,	OPT_SYSLOG },
+	{ "timestamps",	no_argument,		NULL,	OPT_TIMESTAMPS },
 	{ "timeout",	required_argument,	NULL,	't' },
 	{ "user",	required_argument,	NULL,	'u' },
 	{ "version",	no_argument,		NULL,	'V' },
@@ -130,6 +148,12 @@ options_usage(void)
 	    "      --restart           restart a supervised command now\n"
 	    "  -P, --supervisor-pidfile FILE  the supervisor's own pidfile "
 	    "(-r)\n"
+	    "      --timestamps        an RFC 3339 time before each line "
+	    "(-r)\n"
+	    "      --syslog[=FACILITY] each line to syslog too, as NAME "
+	    "(-r)\n"
+	    "  -n, --name NAME         the syslog tag (default: the "
+	    "command's name)\n"
 	    "  -s, --stop-signal SIG   the signal --stop sends "
 	    "(default TERM)\n"
 	    "      --signal SIG        send SIG to the running daemon\n"
@@ -201,6 +225,18 @@ options_signame(int sig)
 			return (signals[i].name);
 	(void)snprintf(num, sizeof(num), "%d", sig);
 	return (num);
+}
+
+static int
+facility(const char *opt, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+		if (strcmp(name, facilities[i].name) == 0)
+			return (facilities[i].number);
+	errx(EXIT_USAGE, "%s: no such facility (daemon, user, local0 to "
+	    "local7)", opt);
 }
 
 /* A count or a number of seconds, min to a year. */
@@ -322,6 +358,24 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 		case 'o':
 			start_only = true;
 			set_log(&ds->out, optarg);
+			break;
+		case 'n':
+			start_only = true;
+			if (*optarg == '\0')
+				errx(EXIT_USAGE, "empty name");
+			ds->name = optarg;
+			break;
+		case OPT_SYSLOG:
+			start_only = true;
+			ds->syslog = true;
+			ds->syslog_facility = LOG_DAEMON;
+			/* Only --syslog=FACILITY carries a value. */
+			if ((when = strchr(cur, '=')) != NULL)
+				ds->syslog_facility = facility(cur, when + 1);
+			break;
+		case OPT_TIMESTAMPS:
+			start_only = true;
+			ds->timestamps = true;
 			break;
 		case 'P':
 			if (*optarg == '\0')
@@ -447,6 +501,9 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 	if (ds->mode == MODE_START && *argv[0] == '\0')
 		errx(EXIT_USAGE, "empty command name");
 	ds->argv = argv;
+	if (ds->name == NULL && argc > 0)
+		ds->name = strrchr(argv[0], '/') != NULL ?
+		    strrchr(argv[0], '/') + 1 : argv[0];
 }
 
 /* What the options mean together. */
@@ -478,6 +535,10 @@ check(struct daemon_state *ds, int argc)
 		errx(EXIT_USAGE, "no command given (see daemonize --help)");
 	if (ds->svpid.path != NULL && ds->respawn == RESPAWN_NO)
 		errx(EXIT_USAGE, "-P: only with -r");
+	if ((ds->timestamps || ds->syslog || ds->name != NULL) &&
+	    ds->respawn == RESPAWN_NO)
+		errx(EXIT_USAGE, "%s: only with -r", ds->timestamps ?
+		    "--timestamps" : ds->syslog ? "--syslog" : "-n");
 	if (ds->respawn != RESPAWN_NO && ds->foreground)
 		errx(EXIT_USAGE, "-r: not with -f");
 	if (ds->respawn != RESPAWN_NO && ds->ready != READY_EXEC)

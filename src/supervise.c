@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -12,17 +14,20 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <paths.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "daemonize.h"
 
 #define PUMP_SIZE	65536	/* bytes moved from a pipe to a log at once */
+#define SYSLOG_LINE	1024	/* the longest line sent to syslog */
 
 enum sv_state {
 	SV_RUNNING,
@@ -35,7 +40,11 @@ enum sv_state {
 struct stream {
 	int			in;	/* pipe from the child, or -1 */
 	int			out;	/* STDOUT_FILENO or STDERR_FILENO */
+	int			severity; /* for --syslog */
 	unsigned long long	dropped; /* bytes the log would not take */
+	bool			midline; /* the last byte moved was no '\n' */
+	char			line[SYSLOG_LINE];	/* for --syslog */
+	size_t			linelen;
 };
 
 /* Signals that are the child's business: passed on unchanged. */
@@ -44,8 +53,11 @@ static const int forwarded[] = {
 };
 
 static int		sig_pipe[2] = { -1, -1 };
-static struct stream	streams[2] = { { -1, STDOUT_FILENO, 0 },
-			    { -1, STDERR_FILENO, 0 } };
+static struct stream	streams[2] = {
+	{ .in = -1, .out = STDOUT_FILENO, .severity = LOG_INFO },
+	{ .in = -1, .out = STDERR_FILENO, .severity = LOG_ERR },
+};
+static int		log_sock = -1;	/* --syslog */
 static enum sv_state	state;
 static pid_t		child = -1;
 static long long	child_started, next_start, stop_deadline;
@@ -55,7 +67,12 @@ static bool		restart_asked;
 static void	on_signal(int);
 static long long now_ms(void);
 static int	catch_signals(void);
-static void	pump(struct stream *, bool);
+static void	emit(struct stream *, const char *, size_t);
+static void	send_syslog(const struct daemon_state *, struct stream *);
+static void	stamp(struct stream *);
+static void	lines(const struct daemon_state *, struct stream *,
+		    const char *, size_t);
+static void	pump(const struct daemon_state *, struct stream *, bool);
 static pid_t	spawn(struct daemon_state *, int *, int *);
 static bool	start(struct daemon_state *);
 static void	back_off(struct daemon_state *);
@@ -114,17 +131,130 @@ catch_signals(void)
 }
 
 /*
- * Move what the child wrote to the log.  The child must never wait on
- * us: when the log will not take it (ENOSPC), count it as dropped, keep
- * reading, and say how much once the log takes writes again.
- * With all, read until the pipe is empty (before a respawn or exit).
+ * Write to the log.  The child must never wait on us: when the log will
+ * not take it (ENOSPC), count it as dropped, and say how much once the
+ * log takes writes again.
  */
 static void
-pump(struct stream *s, bool all)
+emit(struct stream *s, const char *p, size_t n)
 {
-	char buf[PUMP_SIZE], note[96];
-	ssize_t n, w, off;
+	char note[96];
+	ssize_t w;
 	int len;
+
+	if (s->dropped > 0) {
+		len = snprintf(note, sizeof(note), "daemonize: dropped %llu "
+		    "bytes of output: the log was full\n", s->dropped);
+		if (write(s->out, note, (size_t)len) != len) {
+			s->dropped += n;
+			return;
+		}
+		s->dropped = 0;
+	}
+	while (n > 0) {
+		if ((w = write(s->out, p, n)) <= 0) {
+			s->dropped += n;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* One line to syslog: RFC 3164, over a datagram socket. */
+static void
+send_syslog(const struct daemon_state *ds, struct stream *s)
+{
+	struct sockaddr_un sun;
+	char msg[SYSLOG_LINE + 128], when[32];
+	const char *path;
+	struct tm tm;
+	time_t now;
+	int len;
+
+	if (log_sock == -1) {
+		log_sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0);
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		/* A documented switch, so the tests need no syslogd. */
+		if ((path = getenv("DAEMONIZE_SYSLOG_SOCKET")) == NULL)
+			path = _PATH_LOG;
+		(void)strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+		if (log_sock != -1 && connect(log_sock,
+		    (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+			(void)close(log_sock);
+			log_sock = -1;
+		}
+	}
+	if (s->linelen > 0 && s->line[s->linelen - 1] == '\n')
+		s->linelen--;
+	now = time(NULL);
+	(void)localtime_r(&now, &tm);
+	(void)strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
+	len = snprintf(msg, sizeof(msg), "<%d>%s %s[%ld]: %.*s",
+	    ds->syslog_facility | s->severity, when, ds->name, (long)child,
+	    (int)s->linelen, s->line);
+	if (log_sock != -1 && len > 0)
+		(void)send(log_sock, msg, (size_t)len < sizeof(msg) ?
+		    (size_t)len : sizeof(msg) - 1, 0);
+	s->linelen = 0;
+}
+
+/* An RFC 3339 time, to the millisecond, before each line. */
+static void
+stamp(struct stream *s)
+{
+	char buf[48], zone[8];
+	struct timespec ts;
+	struct tm tm;
+	size_t len;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	(void)localtime_r(&ts.tv_sec, &tm);
+	len = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	(void)strftime(zone, sizeof(zone), "%z", &tm);
+	len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+	    ".%03ld%.3s:%s ", ts.tv_nsec / 1000000, zone, zone + 3);
+	emit(s, buf, len);
+}
+
+/* Line by line, for --timestamps and --syslog. */
+static void
+lines(const struct daemon_state *ds, struct stream *s, const char *p,
+    size_t n)
+{
+	const char *nl;
+	size_t seg, room;
+
+	while (n > 0) {
+		nl = memchr(p, '\n', n);
+		seg = nl != NULL ? (size_t)(nl - p) + 1 : n;
+		if (ds->timestamps && !s->midline)
+			stamp(s);
+		emit(s, p, seg);
+		if (ds->syslog) {
+			room = sizeof(s->line) - s->linelen;
+			memcpy(s->line + s->linelen, p, seg < room ? seg : room);
+			s->linelen += seg < room ? seg : room;
+			if (nl != NULL || s->linelen == sizeof(s->line))
+				send_syslog(ds, s);
+		}
+		s->midline = nl == NULL;
+		p += seg;
+		n -= seg;
+	}
+}
+
+/*
+ * Move what the child wrote to the log, and never block it.  With all,
+ * read until the pipe is empty (before a respawn or exit).
+ */
+static void
+pump(const struct daemon_state *ds, struct stream *s, bool all)
+{
+	char buf[PUMP_SIZE];
+	ssize_t n;
 
 	do {
 		if (s->in == -1)
@@ -137,22 +267,14 @@ pump(struct stream *s, bool all)
 		if (n <= 0) {
 			(void)close(s->in);
 			s->in = -1;
+			if (ds->syslog && s->linelen > 0)
+				send_syslog(ds, s);
 			return;
 		}
-		if (s->dropped > 0) {
-			len = snprintf(note, sizeof(note), "daemonize: "
-			    "dropped %llu bytes of output: the log was "
-			    "full\n", s->dropped);
-			if (write(s->out, note, (size_t)len) == len)
-				s->dropped = 0;
-		}
-		for (off = 0; off < n; off += w) {
-			w = write(s->out, buf + off, (size_t)(n - off));
-			if (w <= 0 || s->dropped > 0) {
-				s->dropped += (unsigned long long)(n - off);
-				break;
-			}
-		}
+		if (ds->timestamps || ds->syslog)
+			lines(ds, s, buf, (size_t)n);
+		else
+			emit(s, buf, (size_t)n);
 	} while (all);
 }
 
@@ -220,8 +342,8 @@ spawn(struct daemon_state *ds, int *step, int *errnum)
 	(void)close(sp[0]);
 	if (*step != 0) {
 		(void)waitpid(pid, NULL, 0);
-		pump(&streams[0], true);
-		pump(&streams[1], true);
+		pump(ds, &streams[0], true);
+		pump(ds, &streams[1], true);
 		errno = *errnum;
 		return (-1);
 	}
@@ -283,8 +405,8 @@ child_exited(struct daemon_state *ds, int status)
 
 	child = -1;
 	/* No byte lost: what it wrote is in the log before anything else. */
-	pump(&streams[0], true);
-	pump(&streams[1], true);
+	pump(ds, &streams[0], true);
+	pump(ds, &streams[1], true);
 	if (state == SV_STOPPING)
 		leave(ds, EXIT_OK);
 	clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -406,6 +528,8 @@ supervise(struct daemon_state *ds, int repfd)
 	 * command and the -E strings still live: copy them out first.
 	 */
 	ds->argv = copy_args(ds->argv);
+	if ((ds->name = strdup(ds->name)) == NULL)
+		leave(ds, EXIT_ERR);
 	for (size_t e = 0; e < ds->nenv; e++)
 		if ((ds->env[e] = strdup(ds->env[e])) == NULL)
 			leave(ds, EXIT_ERR);
@@ -448,7 +572,7 @@ supervise(struct daemon_state *ds, int repfd)
 			leave(ds, EXIT_ERR);
 		for (k = 1; k <= 2; k++)
 			if (pfd[k].fd != -1 && pfd[k].revents != 0)
-				pump(&streams[k - 1], false);
+				pump(ds, &streams[k - 1], false);
 		if (pfd[0].revents != 0) {
 			while ((n = read(sig_pipe[0], sigs, sizeof(sigs))) > 0)
 				for (i = 0; i < n; i++)

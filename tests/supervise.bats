@@ -209,3 +209,47 @@ now_ms() {
 	run -2 --separate-stderr "$DAEMONIZE" -P "$T/sv.pid" sleep 1
 	assert_equal "$stderr" "daemonize: -P: only with -r"
 }
+
+@test "--timestamps puts an RFC 3339 time before each line, split lines included" {
+	run -0 "$DAEMONIZE" -r --timestamps -p "$T/d.pid" -l "$T/d.log" sh -c '
+		echo one; printf "two-"; sleep 0.2; echo half; exec sleep 300' 3>&-
+	remember_supervised "$T/d.pid"
+	wait_until 5 grep -q 'two-half$' "$T/d.log"
+	local stamp='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}[+-][0-9]{2}:[0-9]{2}'
+	run cat "$T/d.log"
+	assert_line --index 0 --regexp "^$stamp one\$"
+	assert_line --index 1 --regexp "^$stamp two-half\$"
+	[ "${#lines[@]}" = 2 ]
+}
+
+@test "--syslog sends stdout at info and stderr at err, tagged with -n" {
+	local sock=$T/log.sock
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); s.settimeout(5)
+open(sys.argv[1] + ".ready", "w").close()
+with open(sys.argv[2], "w") as out:
+    for _ in range(2):
+        out.write(s.recv(4096).decode() + "\n"); out.flush()
+' "$sock" "$T/received" 3>&- &
+	local listener=$!
+	wait_until 5 test -e "$sock.ready"
+	DAEMONIZE_SYSLOG_SOCKET=$sock run -0 "$DAEMONIZE" -r --syslog=local3 \
+		-n myapp -p "$T/d.pid" sh -c 'echo hello; echo oops >&2; exec sleep 300' 3>&-
+	remember_supervised "$T/d.pid"
+	wait "$listener"
+	local child
+	child=$(cat "$T/d.pid")
+	# local3 is facility 19: 19 * 8 + 6 (info) and + 3 (err).
+	run cat "$T/received"
+	assert_line --regexp "^<158>[A-Z][a-z]{2} [ 0-9]{2} [0-9:]{8} myapp\[$child\]: hello\$"
+	assert_line --regexp "^<155>[A-Z][a-z]{2} [ 0-9]{2} [0-9:]{8} myapp\[$child\]: oops\$"
+}
+
+@test "the output options need -r" {
+	run -2 --separate-stderr "$DAEMONIZE" --timestamps sleep 1
+	assert_equal "$stderr" "daemonize: --timestamps: only with -r"
+	run -2 --separate-stderr "$DAEMONIZE" -r --syslog=kern sleep 1
+	assert_equal "$stderr" "daemonize: --syslog=kern: no such facility (daemon, user, local0 to local7)"
+}
