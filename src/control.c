@@ -38,6 +38,9 @@ static void	on_alarm(int);
 static bool	wait_unlocked(int, long long);
 static void	remove_locked(const char *, int);
 static pid_t	target(pid_t, const struct stat *);
+static bool	is_daemonize(pid_t);
+static long long age(pid_t);
+static void	supervised(pid_t, const struct stat *);
 static int	signal_holder(const struct daemon_state *, int, pid_t,
 		    const struct stat *);
 
@@ -203,6 +206,94 @@ target(pid_t pid, const struct stat *sb)
 	return (holder(ppid, sb) == 1 ? ppid : -1);
 }
 
+/* Is pid a daemonize, the same program as we are? */
+static bool
+is_daemonize(pid_t pid)
+{
+	char self[PATH_MAX], them[PATH_MAX], path[64];
+	ssize_t a, b;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/exe", (long)pid);
+	a = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	b = readlink(path, them, sizeof(them) - 1);
+	return (a > 0 && a == b && memcmp(self, them, (size_t)a) == 0);
+}
+
+/* Seconds since pid started, from /proc, or -1. */
+static long long
+age(pid_t pid)
+{
+	char path[64], buf[1024], *p, *end;
+	unsigned long long start;
+	double up;
+	FILE *f;
+	int i;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return (-1);
+	p = fgets(buf, sizeof(buf), f);
+	(void)fclose(f);
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
+		return (-1);
+	/* Field 22, the start time in ticks; field 3 follows ") ". */
+	for (i = 3; i <= 22 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL)
+		return (-1);
+	start = strtoull(p + 1, &end, 10);
+	if ((f = fopen("/proc/uptime", "re")) == NULL)
+		return (-1);
+	p = fgets(buf, sizeof(buf), f);
+	(void)fclose(f);
+	if (p == NULL)
+		return (-1);
+	up = strtod(buf, &end);
+	if (end == buf)
+		return (-1);
+	return ((long long)up - (long long)(start / (unsigned long long)
+	    sysconf(_SC_CLK_TCK)));
+}
+
+/*
+ * For a service under -r, a second line: its supervisor's state, read
+ * from the supervisor's process title, and the child's uptime.
+ */
+static void
+supervised(pid_t pid, const struct stat *sb)
+{
+	char path[64], title[512], *p, *end;
+	const char *errstr;
+	pid_t sup, child;
+	long long up;
+	ssize_t n;
+	int fd;
+
+	sup = target(pid, sb);
+	if (sup <= 0 || !is_daemonize(sup))
+		return;
+	(void)snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)sup);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, title, sizeof(title) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return;
+	title[n] = '\0';
+	if ((p = strstr(title, " [")) == NULL || (end = strchr(p, ']')) ==
+	    NULL)
+		return;
+	if (strncmp(p, " [child ", 8) != 0) {
+		printf("supervised by %ld:%s\n", (long)sup, end + 1);
+		return;
+	}
+	*end = '\0';
+	child = (pid_t)strtonum(p + 8, 1, INT_MAX, &errstr);
+	up = errstr == NULL ? age(child) : -1;
+	printf("supervised by %ld:%s, child %ld up %lld s\n", (long)sup,
+	    end + 1, (long)child, up);
+}
+
 /* Signal the holder of the lock, and only if the file leads to it. */
 static int
 signal_holder(const struct daemon_state *ds, int sig, pid_t pid,
@@ -236,13 +327,17 @@ control_status(struct daemon_state *ds)
 
 	switch (probe(ds->pid.path, false, &fd, &pid, &sb)) {
 	case PROBE_RUNNING:
-		/* A child that kept the lock when the daemon died is not it. */
-		if (pid > 0 && holder(pid, &sb) == 0) {
+		/*
+		 * A child that kept the lock when the daemon died is not
+		 * it; a supervisor holding it for the child it names is.
+		 */
+		if (pid > 0 && holder(pid, &sb) == 0 && target(pid, &sb) == -1) {
 			warnx("%s: locked, but pid %ld does not hold it",
 			    ds->pid.path, (long)pid);
 			status = STATUS_UNKNOWN;
 		} else if (pid > 0) {
 			printf("%ld\n", (long)pid);
+			supervised(pid, &sb);
 			status = STATUS_RUNNING;
 		} else {
 			printf("running\n");
@@ -351,9 +446,7 @@ control_signal(struct daemon_state *ds)
 int
 control_restart(struct daemon_state *ds)
 {
-	char self[PATH_MAX], them[PATH_MAX], path[64];
 	struct stat sb;
-	ssize_t a, b;
 	pid_t pid, to;
 	int fd;
 
@@ -372,10 +465,7 @@ control_restart(struct daemon_state *ds)
 	(void)close(fd);
 	to = pid > 0 ? target(pid, &sb) : -1;
 	/* Only a supervisor, a daemonize, knows the signal. */
-	(void)snprintf(path, sizeof(path), "/proc/%ld/exe", (long)to);
-	a = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	b = to > 0 ? readlink(path, them, sizeof(them) - 1) : -1;
-	if (a <= 0 || b != a || memcmp(self, them, (size_t)a) != 0) {
+	if (to <= 0 || !is_daemonize(to)) {
 		warnx("%s: not a supervised daemon (-r): nothing signalled",
 		    ds->pid.path);
 		return (EXIT_ERR);

@@ -396,6 +396,7 @@ back_off(struct daemon_state *ds)
 		warnx("%s: restarting in %lld s", ds->argv[0], delay);
 	state = SV_BACKOFF;
 	next_start = now_ms() + delay * 1000;
+	title(ds);
 }
 
 static void
@@ -488,7 +489,10 @@ copy_args(char **argv)
 	return (copy);
 }
 
-/* "daemonize: NAME [child PID]" in ps(1), or what it waits for. */
+/*
+ * "daemonize: NAME [child PID]" in ps(1), and after it the state and the
+ * restarts, which --status reads back from here.
+ */
 static void
 title(const struct daemon_state *ds)
 {
@@ -496,10 +500,13 @@ title(const struct daemon_state *ds)
 
 	name = strrchr(ds->argv[0], '/') != NULL ?
 	    strrchr(ds->argv[0], '/') + 1 : ds->argv[0];
-	if (state == SV_GIVENUP)
-		setproctitle("-daemonize: %s [given up]", name);
+	if (state == SV_RUNNING)
+		setproctitle("-daemonize: %s [child %ld] running, %lld "
+		    "restarts", name, (long)child, restarts);
 	else
-		setproctitle("-daemonize: %s [child %ld]", name, (long)child);
+		setproctitle("-daemonize: %s [no child] %s, %lld restarts",
+		    name, state == SV_GIVENUP ? "given up" : "backing off",
+		    restarts);
 }
 
 /* The end: the pidfile goes, while we still hold its lock. */

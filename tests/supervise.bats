@@ -186,7 +186,8 @@ now_ms() {
 	local first sup
 	first=$(cat "$T/d.pid")
 	sup=$(supervisor_of "$T/d.pid")
-	[ "$(tr '\0' ' ' <"/proc/$sup/cmdline" | sed 's/ *$//')" = "daemonize: sh [child $first]" ]
+	run sh -c "tr '\\0' ' ' </proc/$sup/cmdline"
+	assert_output --regexp "^daemonize: sh \[child $first\] running, 0 restarts *\$"
 	kill -KILL "$first"
 	wait_until 5 sh -c "[ \$(grep -c '^hi zeroth\$' '$T/d.log') -ge 2 ]"
 	remember "$(cat "$T/d.pid")"
@@ -202,7 +203,7 @@ now_ms() {
 	run flock -n "$T/sv.pid" true
 	assert_failure
 	run -0 "$DAEMONIZE" --status -P "$T/sv.pid"
-	assert_output "$sup"
+	assert_line --index 0 "$sup"
 	run -0 "$DAEMONIZE" --stop -P "$T/sv.pid"
 	[ ! -e "$T/sv.pid" ] && [ ! -e "$T/d.pid" ]
 	gone "$child"
@@ -252,4 +253,20 @@ with open(sys.argv[2], "w") as out:
 	assert_equal "$stderr" "daemonize: --timestamps: only with -r"
 	run -2 --separate-stderr "$DAEMONIZE" -r --syslog=kern sleep 1
 	assert_equal "$stderr" "daemonize: --syslog=kern: no such facility (daemon, user, local0 to local7)"
+}
+
+@test "--status of a supervised service reports its state, child, uptime and restarts" {
+	run -0 "$DAEMONIZE" -r --min-uptime 0 -p "$T/d.pid" sleep 300 3>&-
+	remember_supervised "$T/d.pid"
+	local child sup
+	child=$(cat "$T/d.pid")
+	sup=$(supervisor_of "$T/d.pid")
+	run -0 "$DAEMONIZE" --status -p "$T/d.pid"
+	assert_line --index 0 "$child"
+	assert_line --index 1 --regexp "^supervised by $sup: running, 0 restarts, child $child up [0-9]+ s\$"
+	kill -KILL "$child"
+	wait_until 5 sh -c "[ \"\$(cat '$T/d.pid')\" != $child ] && [ \"\$(cat '$T/d.pid')\" != $sup ]"
+	remember "$(cat "$T/d.pid")"
+	run -0 "$DAEMONIZE" --status -p "$T/d.pid"
+	assert_line --index 1 --regexp "^supervised by $sup: running, 1 restarts, child [0-9]+ up [0-9]+ s\$"
 }
