@@ -262,7 +262,7 @@ age(pid_t pid)
 static void
 supervised(pid_t pid, const struct stat *sb)
 {
-	char path[64], title[512], *p, *end;
+	char path[64], title[512], *p, *end, *tail;
 	const char *errstr;
 	pid_t sup, child;
 	long long up;
@@ -283,6 +283,9 @@ supervised(pid_t pid, const struct stat *sb)
 	if ((p = strstr(title, " [")) == NULL || (end = strchr(p, ']')) ==
 	    NULL)
 		return;
+	/* What the old argument area held after the title is not ours. */
+	if ((tail = strstr(end, " restarts")) != NULL)
+		tail[strlen(" restarts")] = '\0';
 	if (strncmp(p, " [child ", 8) != 0) {
 		printf("supervised by %ld:%s\n", (long)sup, end + 1);
 		return;

@@ -214,6 +214,7 @@ void	detach_resolve(struct daemon_state *);
 int	detach_start(struct daemon_state *);
 void	detach_foreground(struct daemon_state *) __attribute__((__noreturn__));
 void	detach_exec(struct daemon_state *, int) __attribute__((__noreturn__));
+const char *detach_step_name(int);
 
 /* supervise.c */
 void	supervise(struct daemon_state *, int) __attribute__((__noreturn__));

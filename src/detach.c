@@ -415,6 +415,26 @@ exec_failure(const struct daemon_state *ds, int errnum)
 	}
 }
 
+/* A failed step in a word, for the supervisor's log. */
+const char *
+detach_step_name(int step)
+{
+	switch (step) {
+	case STEP_FORK:		return ("fork");
+	case STEP_CHDIR:	return ("chdir");
+	case STEP_STDIO:	return ("standard streams");
+	case STEP_FDS:		return ("descriptors");
+	case STEP_SIGNALS:	return ("resetting signals");
+	case STEP_SETGROUPS:	return ("setgroups");
+	case STEP_SETGID:	return ("setgid");
+	case STEP_SETUID:	return ("setuid");
+	case STEP_VERIFY:	return ("privileges not fully taken");
+	case STEP_ENV:		return ("environment");
+	case STEP_EXEC:		return ("exec");
+	default:		return ("setup");
+	}
+}
+
 /* Say what failed, in the caller's words, and choose the exit status. */
 static int
 report(const struct daemon_state *ds, const struct status_msg *msg)

@@ -312,7 +312,7 @@ set_log(struct logfile *lf, const char *arg)
 void
 options_parse(struct daemon_state *ds, int argc, char **argv)
 {
-	const char *errstr, *cur, *when;
+	const char *errstr, *cur, *when, *sv_only = NULL;
 	bool stop_signal = false, start_only = false;
 	int ch;
 
@@ -360,12 +360,14 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 			set_log(&ds->out, optarg);
 			break;
 		case 'n':
+			sv_only = "-n";
 			start_only = true;
 			if (*optarg == '\0')
 				errx(EXIT_USAGE, "empty name");
 			ds->name = optarg;
 			break;
 		case OPT_SYSLOG:
+			sv_only = "--syslog";
 			start_only = true;
 			ds->syslog = true;
 			ds->syslog_facility = LOG_DAEMON;
@@ -374,6 +376,7 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 				ds->syslog_facility = facility(cur, when + 1);
 			break;
 		case OPT_TIMESTAMPS:
+			sv_only = "--timestamps";
 			start_only = true;
 			ds->timestamps = true;
 			break;
@@ -403,18 +406,22 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 				    cur);
 			break;
 		case OPT_BACKOFF_MAX:
+			sv_only = "--backoff-max";
 			start_only = true;
 			ds->backoff_max = seconds(optarg, "--backoff-max", 1);
 			break;
 		case OPT_MAX_FAILURES:
+			sv_only = "--max-failures";
 			start_only = true;
 			ds->max_failures = seconds(optarg, "--max-failures", 1);
 			break;
 		case OPT_MIN_UPTIME:
+			sv_only = "--min-uptime";
 			start_only = true;
 			ds->min_uptime = seconds(optarg, "--min-uptime", 0);
 			break;
 		case OPT_STOP_TIMEOUT:
+			sv_only = "--stop-timeout";
 			start_only = true;
 			ds->stop_timeout = seconds(optarg, "--stop-timeout", 1);
 			break;
@@ -490,8 +497,11 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 
 	if (stop_signal && ds->mode != MODE_STOP)
 		errx(EXIT_USAGE, "-s: only with --stop");
+	if (sv_only != NULL && ds->mode == MODE_START &&
+	    ds->respawn == RESPAWN_NO)
+		errx(EXIT_USAGE, "%s: only with -r", sv_only);
 	if (start_only && ds->mode != MODE_START)
-		errx(EXIT_USAGE, "%s: takes only -p, -s, -t and -v",
+		errx(EXIT_USAGE, "%s: takes only -P, -p, -s, -t and -v",
 		    ds->mode == MODE_STATUS ? "--status" :
 		    ds->mode == MODE_STOP ? "--stop" :
 		    ds->mode == MODE_SIGNAL ? "--signal" : "--restart");
@@ -535,10 +545,7 @@ check(struct daemon_state *ds, int argc)
 		errx(EXIT_USAGE, "no command given (see daemonize --help)");
 	if (ds->svpid.path != NULL && ds->respawn == RESPAWN_NO)
 		errx(EXIT_USAGE, "-P: only with -r");
-	if ((ds->timestamps || ds->syslog || ds->name != NULL) &&
-	    ds->respawn == RESPAWN_NO)
-		errx(EXIT_USAGE, "%s: only with -r", ds->timestamps ?
-		    "--timestamps" : ds->syslog ? "--syslog" : "-n");
+
 	if (ds->respawn != RESPAWN_NO && ds->foreground)
 		errx(EXIT_USAGE, "-r: not with -f");
 	if (ds->respawn != RESPAWN_NO && ds->ready != READY_EXEC)

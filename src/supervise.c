@@ -125,6 +125,8 @@ catch_signals(void)
 	if (sigaction(SIGRTMIN + 1, &sa, NULL) == -1)
 		return (-1);
 	(void)signal(SIGPIPE, SIG_IGN);
+	/* A log over the file size limit fails writes: count them dropped. */
+	(void)signal(SIGXFSZ, SIG_IGN);
 	/* Whatever our caller blocked, we must hear these. */
 	(void)sigemptyset(&sa.sa_mask);
 	return (sigprocmask(SIG_SETMASK, &sa.sa_mask, NULL));
@@ -225,7 +227,7 @@ lines(const struct daemon_state *ds, struct stream *s, const char *p,
     size_t n)
 {
 	const char *nl;
-	size_t seg, room;
+	size_t seg, room, done, take;
 
 	while (n > 0) {
 		nl = memchr(p, '\n', n);
@@ -233,11 +235,14 @@ lines(const struct daemon_state *ds, struct stream *s, const char *p,
 		if (ds->timestamps && !s->midline)
 			stamp(s);
 		emit(s, p, seg);
-		if (ds->syslog) {
+		/* A line longer than syslog takes goes in pieces. */
+		for (done = 0; ds->syslog && done < seg; done += take) {
 			room = sizeof(s->line) - s->linelen;
-			memcpy(s->line + s->linelen, p, seg < room ? seg : room);
-			s->linelen += seg < room ? seg : room;
-			if (nl != NULL || s->linelen == sizeof(s->line))
+			take = seg - done < room ? seg - done : room;
+			memcpy(s->line + s->linelen, p + done, take);
+			s->linelen += take;
+			if (s->linelen == sizeof(s->line) ||
+			    (nl != NULL && done + take == seg))
 				send_syslog(ds, s);
 		}
 		s->midline = nl == NULL;
@@ -329,6 +334,10 @@ spawn(struct daemon_state *ds, int *step, int *errnum)
 	(void)close(ep[1]);
 	(void)fcntl(op[0], F_SETFL, O_NONBLOCK);
 	(void)fcntl(ep[0], F_SETFL, O_NONBLOCK);
+	/* What an earlier child left running may still hold its pipes. */
+	for (int k = 0; k < 2; k++)
+		if (streams[k].in != -1)
+			(void)close(streams[k].in);
 	streams[0].in = op[0];
 	streams[1].in = ep[0];
 	/* End of file: it exec'd.  Anything else: the step that failed. */
@@ -361,8 +370,8 @@ start(struct daemon_state *ds)
 	int step, errnum;
 
 	if ((child = spawn(ds, &step, &errnum)) == -1) {
-		warnc(errnum, "%s: could not start (step %d)", ds->argv[0],
-		    step);
+		warnc(errnum, "%s: could not start: %s", ds->argv[0],
+		    detach_step_name(step));
 		return (false);
 	}
 	child_started = now_ms();
@@ -404,10 +413,10 @@ child_exited(struct daemon_state *ds, int status)
 {
 	bool clean, quick;
 
-	child = -1;
 	/* No byte lost: what it wrote is in the log before anything else. */
 	pump(ds, &streams[0], true);
 	pump(ds, &streams[1], true);
+	child = -1;
 	if (state == SV_STOPPING)
 		leave(ds, EXIT_OK);
 	clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -446,7 +455,7 @@ handle(struct daemon_state *ds, int sig)
 			leave(ds, EXIT_OK);
 		state = SV_STOPPING;
 		stop_deadline = now_ms() + ds->stop_timeout * 1000;
-		(void)kill(child, sig);
+		(void)kill(-child, sig);
 		break;
 	case SIGHUP:
 		output_reopen(ds);
@@ -459,7 +468,9 @@ handle(struct daemon_state *ds, int sig)
 			failures = 0;
 			if (child > 0) {
 				restart_asked = true;
-				(void)kill(child, SIGTERM);
+				stop_deadline = now_ms() +
+				    ds->stop_timeout * 1000;
+				(void)kill(-child, SIGTERM);
 			} else if (state != SV_STOPPING) {
 				next_start = now_ms();
 				state = SV_BACKOFF;
@@ -569,7 +580,7 @@ supervise(struct daemon_state *ds, int repfd)
 		timeout = -1;
 		if (state == SV_BACKOFF)
 			timeout = next_start > now ? next_start - now : 0;
-		else if (state == SV_STOPPING)
+		else if (state == SV_STOPPING || restart_asked)
 			timeout = stop_deadline > now ? stop_deadline - now : 0;
 		pfd[0] = (struct pollfd){ sig_pipe[0], POLLIN, 0 };
 		pfd[1] = (struct pollfd){ streams[0].in, POLLIN, 0 };
@@ -589,9 +600,10 @@ supervise(struct daemon_state *ds, int repfd)
 		if (state == SV_BACKOFF && now >= next_start && !start(ds)) {
 			failures++;
 			back_off(ds);
-		} else if (state == SV_STOPPING && child > 0 &&
-		    now >= stop_deadline) {
-			(void)kill(child, SIGKILL);
+		} else if ((state == SV_STOPPING || restart_asked) &&
+		    child > 0 && now >= stop_deadline) {
+			/* Its whole group: nothing it started runs on. */
+			(void)kill(-child, SIGKILL);
 			stop_deadline = now + 60000;
 		}
 	}
