@@ -215,6 +215,7 @@ int	detach_start(struct daemon_state *);
 void	detach_foreground(struct daemon_state *) __attribute__((__noreturn__));
 void	detach_exec(struct daemon_state *, int) __attribute__((__noreturn__));
 const char *detach_step_name(int);
+int	detach_close_between(unsigned int, unsigned int);
 
 /* supervise.c */
 void	supervise(struct daemon_state *, int) __attribute__((__noreturn__));

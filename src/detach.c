@@ -23,7 +23,6 @@
 extern char **environ;
 
 static const char	*env_value(const struct daemon_state *, const char *);
-static int		 close_between(unsigned int, unsigned int);
 static int		 arrange_fds(struct daemon_state *, int *);
 static int		 reset_reserved(int);
 static int		 reset_signals(void);
@@ -100,8 +99,8 @@ detach_resolve(struct daemon_state *ds)
 }
 
 /* Close lo..hi (hi may be ~0U): one system call, whatever the limit. */
-static int
-close_between(unsigned int lo, unsigned int hi)
+int
+detach_close_between(unsigned int lo, unsigned int hi)
 {
 	unsigned int fd;
 
@@ -188,12 +187,12 @@ arrange_fds(struct daemon_state *ds, int *repfd)
 	}
 	/* Our numbers are 3..next-1, plus ready_fd, which may lie beyond. */
 	if (ds->ready == READY_FD && ds->ready_fd >= next) {
-		if (close_between((unsigned int)next,
+		if (detach_close_between((unsigned int)next,
 		    (unsigned int)ds->ready_fd - 1) == -1)
 			return (-1);
 		next = ds->ready_fd + 1;
 	}
-	return (close_between((unsigned int)next, ~0U));
+	return (detach_close_between((unsigned int)next, ~0U));
 }
 
 /*

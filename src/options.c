@@ -548,8 +548,6 @@ check(struct daemon_state *ds, int argc)
 
 	if (ds->respawn != RESPAWN_NO && ds->foreground)
 		errx(EXIT_USAGE, "-r: not with -f");
-	if (ds->respawn != RESPAWN_NO && ds->ready != READY_EXEC)
-		errx(EXIT_USAGE, "-r: not yet with --ready-fd or --notify");
 	if (ds->ready != READY_EXEC && ds->foreground)
 		errx(EXIT_USAGE, "%s: not with -f, which does not wait",
 		    ds->ready == READY_FD ? "--ready-fd" : "--notify");

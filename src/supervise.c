@@ -63,6 +63,7 @@ static pid_t		child = -1;
 static long long	child_started, next_start, stop_deadline;
 static long long	failures, restarts;
 static bool		restart_asked;
+static bool		answered;	/* the caller has had its answer */
 
 static void	on_signal(int);
 static long long now_ms(void);
@@ -123,6 +124,9 @@ catch_signals(void)
 			return (-1);
 	/* Our own command, --restart, steals none of the child's signals. */
 	if (sigaction(SIGRTMIN + 1, &sa, NULL) == -1)
+		return (-1);
+	/* And the middle process's end: the caller has its answer. */
+	if (sigaction(SIGRTMIN + 2, &sa, NULL) == -1)
 		return (-1);
 	(void)signal(SIGPIPE, SIG_IGN);
 	/* A log over the file size limit fails writes: count them dropped. */
@@ -292,7 +296,7 @@ spawn(struct daemon_state *ds, int *step, int *errnum)
 {
 	struct status_msg msg;
 	sigset_t all, old;
-	int sp[2], op[2], ep[2];
+	int sp[2], op[2], ep[2], keep, spfd, lo, hi;
 	pid_t pid, supervisor;
 	ssize_t n;
 
@@ -317,16 +321,25 @@ spawn(struct daemon_state *ds, int *step, int *errnum)
 		if (getppid() != supervisor)
 			_exit(EXIT_ERR);
 #endif
+		/* The first child may keep the readiness pipe, at its number. */
+		keep = ds->ready == READY_FD && !answered ? ds->ready_fd : -1;
+		spfd = keep == 3 ? 4 : 3;
 		if (dup2(op[1], STDOUT_FILENO) == -1 ||
 		    dup2(ep[1], STDERR_FILENO) == -1 ||
-		    (sp[1] != 3 && dup2(sp[1], 3) == -1) ||
-		    fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
+		    (sp[1] != spfd && dup2(sp[1], spfd) == -1) ||
+		    fcntl(spfd, F_SETFD, FD_CLOEXEC) == -1)
 			_exit(EXIT_ERR);
 		/* The pidfiles and their locks stay with the supervisor. */
 		ds->pid.lockfd = ds->pid.writefd = -1;
 		ds->svpid.lockfd = ds->svpid.writefd = -1;
-		closefrom(4);
-		detach_exec(ds, 3);
+		/* Close all but spfd and keep (3 and 4 when keep is 3). */
+		lo = keep == -1 || keep > spfd ? spfd : keep;
+		hi = keep == -1 ? spfd : keep > spfd ? keep : spfd;
+		(void)detach_close_between(3, (unsigned int)lo - 1);
+		(void)detach_close_between((unsigned int)lo + 1,
+		    (unsigned int)hi - 1);
+		(void)detach_close_between((unsigned int)hi + 1, ~0U);
+		detach_exec(ds, spfd);
 	}
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	(void)close(sp[1]);
@@ -419,6 +432,19 @@ child_exited(struct daemon_state *ds, int status)
 	child = -1;
 	if (state == SV_STOPPING)
 		leave(ds, EXIT_OK);
+	/*
+	 * With readiness, the middle process waits for the first child;
+	 * should that die before its word, we die the same way, so that the
+	 * caller learns how: no respawn before the caller has its answer.
+	 */
+	if (!answered) {
+		pidfile_discard(ds);
+		if (WIFSIGNALED(status)) {
+			(void)signal(WTERMSIG(status), SIG_DFL);
+			(void)kill(getpid(), WTERMSIG(status));
+		}
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_ERR);
+	}
 	clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	if (restart_asked) {
 		restart_asked = false;
@@ -463,7 +489,9 @@ handle(struct daemon_state *ds, int sig)
 			(void)kill(child, SIGHUP);
 		break;
 	default:
-		if (sig == SIGRTMIN + 1) {
+		if (sig == SIGRTMIN + 2)
+			answered = true;
+		else if (sig == SIGRTMIN + 1) {
 			/* --restart: now, and revive a given-up child. */
 			failures = 0;
 			if (child > 0) {
@@ -556,6 +584,17 @@ supervise(struct daemon_state *ds, int repfd)
 		    sizeof(struct status_msg));
 		leave(ds, EXIT_ERR);
 	}
+	answered = ds->ready == READY_EXEC;
+#ifdef __linux__
+	/* The middle process waits for readiness; its end is our cue. */
+	if (!answered) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGRTMIN + 2);
+		if (getppid() == 1)
+			answered = true;
+	}
+#else
+	answered = true;
+#endif
 	if (pidfile_store(&ds->svpid, getpid()) == -1) {
 		(void)write(repfd, &(struct status_msg){ STEP_PIDFILE, errno },
 		    sizeof(struct status_msg));
@@ -567,6 +606,9 @@ supervise(struct daemon_state *ds, int repfd)
 		    sizeof(struct status_msg));
 		leave(ds, EXIT_ERR);
 	}
+	/* Only the first child may hold it, or end of file never comes. */
+	if (ds->ready == READY_FD)
+		(void)close(ds->ready_fd);
 	child_started = now_ms();
 	state = SV_RUNNING;
 	(void)pidfile_store(&ds->pid, child);

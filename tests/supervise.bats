@@ -278,3 +278,38 @@ with open(sys.argv[2], "w") as out:
 	run -0 "$DAEMONIZE" --status -p "$T/d.pid"
 	assert_line --index 1 --regexp "^supervised by $sup: running, 1 restarts, child [0-9]+ up [0-9]+ s\$"
 }
+
+@test "with readiness, -r returns once the first child is ready, and respawns after that" {
+	run -0 "$DAEMONIZE" -r --min-uptime 0 --ready-fd 5 -p "$T/d.pid" sh -c '
+		sleep 0.5; echo >&5; exec sleep 300' 3>&-
+	remember_supervised "$T/d.pid"
+	local first
+	first=$(cat "$T/d.pid")
+	alive "$first"
+	# Only the first child had the readiness pipe.
+	run fds_of "$first"
+	assert_line --regexp '^5 -> pipe:'
+	local sup
+	sup=$(supervisor_of "$T/d.pid")
+	kill -KILL "$first"
+	wait_until 5 sh -c "[ \"\$(cat '$T/d.pid')\" != $first ] && [ \"\$(cat '$T/d.pid')\" != $sup ]"
+	remember "$(cat "$T/d.pid")"
+	run -0 "$DAEMONIZE" --status -p "$T/d.pid"
+	assert_line --index 1 --regexp "^supervised by $sup: running, 1 restarts"
+}
+
+@test "with readiness, a first child that dies unready fails the start with its status" {
+	run -4 --separate-stderr "$DAEMONIZE" -r --ready-fd 5 -p "$T/d.pid" \
+		sh -c 'exit 3' 3>&-
+	assert_equal "$stderr" "daemonize: sh: exited with status 3 before it was ready"
+	[ ! -e "$T/d.pid" ]
+	no_process_mentions "$T/"
+}
+
+@test "with readiness, a supervised command not ready in time is stopped with its supervisor" {
+	run -4 --separate-stderr "$DAEMONIZE" -r -t 1 --notify -p "$T/d.pid" \
+		sleep 300 3>&-
+	assert_equal "$stderr" "daemonize: sleep: not ready after 1 s, stopped"
+	[ ! -e "$T/d.pid" ]
+	no_process_mentions "$T/"
+}
