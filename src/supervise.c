@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #ifdef __linux__
@@ -26,8 +27,9 @@
 
 #include "daemonize.h"
 
-#define PUMP_SIZE	65536	/* bytes moved from a pipe to a log at once */
+#define PUMP_SIZE	(1024 * 1024)	/* bytes moved from a pipe to a log at once */
 #define SYSLOG_LINE	1024	/* the longest line sent to syslog */
+#define PIPE_SIZE	(1024 * 1024)	/* the child's output pipes */
 
 enum sv_state {
 	SV_RUNNING,
@@ -58,6 +60,9 @@ static struct stream	streams[2] = {
 	{ .in = -1, .out = STDERR_FILENO, .severity = LOG_ERR },
 };
 static int		log_sock = -1;	/* --syslog */
+/* The pump's buffer: page-aligned, so that going idle can give it back. */
+static char		pump_buf[PUMP_SIZE] __attribute__((__aligned__(4096)));
+static bool		pump_dirty;
 static enum sv_state	state;
 static pid_t		child = -1;
 static long long	child_started, next_start, stop_deadline;
@@ -262,13 +267,13 @@ lines(const struct daemon_state *ds, struct stream *s, const char *p,
 static void
 pump(const struct daemon_state *ds, struct stream *s, bool all)
 {
-	char buf[PUMP_SIZE];
+	char *buf = pump_buf;
 	ssize_t n;
 
 	do {
 		if (s->in == -1)
 			return;
-		n = read(s->in, buf, sizeof(buf));
+		n = read(s->in, buf, sizeof(pump_buf));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN)
@@ -280,6 +285,7 @@ pump(const struct daemon_state *ds, struct stream *s, bool all)
 				send_syslog(ds, s);
 			return;
 		}
+		pump_dirty = true;
 		if (ds->timestamps || ds->syslog)
 			lines(ds, s, buf, (size_t)n);
 		else
@@ -345,6 +351,11 @@ spawn(struct daemon_state *ds, int *step, int *errnum)
 	(void)close(sp[1]);
 	(void)close(op[1]);
 	(void)close(ep[1]);
+#ifdef F_SETPIPE_SZ
+	/* Fewer trips through the supervisor for a fast writer. */
+	(void)fcntl(op[0], F_SETPIPE_SZ, PIPE_SIZE);
+	(void)fcntl(ep[0], F_SETPIPE_SZ, PIPE_SIZE);
+#endif
 	(void)fcntl(op[0], F_SETFL, O_NONBLOCK);
 	(void)fcntl(ep[0], F_SETFL, O_NONBLOCK);
 	/* What an earlier child left running may still hold its pipes. */
@@ -627,6 +638,14 @@ supervise(struct daemon_state *ds, int repfd)
 		pfd[0] = (struct pollfd){ sig_pipe[0], POLLIN, 0 };
 		pfd[1] = (struct pollfd){ streams[0].in, POLLIN, 0 };
 		pfd[2] = (struct pollfd){ streams[1].in, POLLIN, 0 };
+		/*
+		 * About to sleep for good: hand the buffer's pages back,
+		 * so that an idle supervisor stays small after a burst.
+		 */
+		if (timeout == -1 && pump_dirty && poll(pfd, 3, 0) == 0) {
+			(void)madvise(pump_buf, sizeof(pump_buf), MADV_DONTNEED);
+			pump_dirty = false;
+		}
 		if (poll(pfd, 3, timeout > 60000 ? 60000 : (int)timeout) == -1 &&
 		    errno != EINTR)
 			leave(ds, EXIT_ERR);
