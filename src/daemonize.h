@@ -176,6 +176,7 @@ int	control_restart(struct daemon_state *);
 /* ready.c */
 void	ready_prepare(struct daemon_state *);
 int	ready_arm(void);
+long long ready_now_ms(void);
 int	ready_environ(const struct daemon_state *);
 void	ready_wait(struct daemon_state *, int, pid_t)
 	    __attribute__((__noreturn__));

@@ -36,7 +36,6 @@ static void	on_sigchld(int);
 static void	watch_main(pid_t);
 static bool	main_gone(void);
 static void	signal_main(int);
-static long long now_ms(void);
 static void	send_msg(int, int, int);
 static void	send_text(int, const char *);
 static int	wait_child(pid_t, long long, int *);
@@ -163,6 +162,16 @@ ready_log_tail(const struct daemon_state *ds)
 	(void)fprintf(stderr, "%s\n", p);
 }
 
+/* Milliseconds on the monotonic clock: deadlines that no clock step moves. */
+long long
+ready_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
 /* The handler only wakes the loop up; the loop does the waiting. */
 static void
 on_sigchld(int sig)
@@ -172,15 +181,6 @@ on_sigchld(int sig)
 	(void)sig;
 	(void)write(chld_pipe[1], "", 1);
 	errno = serrno;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 static void
@@ -271,7 +271,7 @@ wait_child(pid_t pid, long long deadline, int *status)
 			return (1);
 		if (!ours && main_gone())
 			return (1);
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - ready_now_ms()) <= 0)
 			return (0);
 		if (!ours && main_fd == -1 && left > 100)
 			left = 100;
@@ -296,11 +296,13 @@ stop(pid_t pid, pid_t group)
 	(void)kill(-group, SIGTERM);
 	if (pid != main_pid)
 		(void)kill(pid, SIGTERM);
-	if (wait_child(pid, now_ms() + STOP_SECONDS * 1000, &status) == 0) {
+	if (wait_child(pid, ready_now_ms() + STOP_SECONDS * 1000,
+	    &status) == 0) {
 		if (pid != main_pid)
 			(void)kill(pid, SIGKILL);
 		signal_main(SIGKILL);
-		(void)wait_child(pid, now_ms() + STOP_SECONDS * 1000, &status);
+		(void)wait_child(pid, ready_now_ms() + STOP_SECONDS * 1000,
+		    &status);
 	}
 	/* What it left in its group must not run on unsupervised. */
 	(void)kill(-group, SIGKILL);
@@ -400,8 +402,8 @@ read_notify(struct daemon_state *ds, int repfd, pid_t pid, pid_t *mainpid,
 				v = strtonum(line + 20, 0, LLONG_MAX / 2,
 				    &errstr);
 				if (errstr == NULL &&
-				    now_ms() + v / 1000 > *deadline)
-					*deadline = now_ms() + v / 1000;
+				    ready_now_ms() + v / 1000 > *deadline)
+					*deadline = ready_now_ms() + v / 1000;
 			}
 		}
 	}
@@ -423,7 +425,7 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 	ssize_t n;
 	int step, wstatus, waited, serrno = 0;
 
-	started = now_ms();
+	started = ready_now_ms();
 	deadline = started + ds->timeout * 1000;
 	pfd[0].fd = chld_pipe[0];
 	pfd[0].events = POLLIN;
@@ -439,7 +441,7 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 		 * Wait for the next event, or, once the daemon has exited,
 		 * only look at what it said on its way out.
 		 */
-		left = exited ? 0 : deadline - now_ms();
+		left = exited ? 0 : deadline - ready_now_ms();
 		if (!exited && left <= 0) {
 			step = STEP_TIMEOUT;
 			break;
@@ -478,10 +480,10 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 	 * A daemon that exits closes the pipe a moment before it can be
 	 * reaped: say that it died, not merely that it closed the pipe.
 	 */
-	if (step == STEP_CLOSED && wait_child(pid, now_ms() + 500, &wstatus))
+	if (step == STEP_CLOSED && wait_child(pid, ready_now_ms() + 500, &wstatus))
 		finish(ds, repfd, status, STEP_DIED, wstatus, group);
 	/* How long it had, EXTEND_TIMEOUT_USEC= included. */
-	waited = (int)((now_ms() - started + 500) / 1000);
+	waited = (int)((ready_now_ms() - started + 500) / 1000);
 	stop(pid, group);
 	finish(ds, repfd, status, step, step == STEP_NOTIFY_ERRNO ? serrno :
 	    step == STEP_TIMEOUT ? waited : ds->ready_fd, 0);

@@ -71,7 +71,6 @@ static bool		restart_asked;
 static bool		answered;	/* the caller has had its answer */
 
 static void	on_signal(int);
-static long long now_ms(void);
 static int	catch_signals(void);
 static void	emit(struct stream *, const char *, size_t);
 static void	send_syslog(const struct daemon_state *, struct stream *);
@@ -97,15 +96,6 @@ on_signal(int sig)
 
 	(void)write(sig_pipe[1], &c, 1);
 	errno = serrno;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 static int
@@ -398,7 +388,7 @@ start(struct daemon_state *ds)
 		    detach_step_name(step));
 		return (false);
 	}
-	child_started = now_ms();
+	child_started = ready_now_ms();
 	state = SV_RUNNING;
 	(void)pidfile_store(&ds->pid, child);
 	title(ds);
@@ -428,7 +418,7 @@ back_off(struct daemon_state *ds)
 	if (delay > 0)
 		warnx("%s: restarting in %lld s", ds->argv[0], delay);
 	state = SV_BACKOFF;
-	next_start = now_ms() + delay * 1000;
+	next_start = ready_now_ms() + delay * 1000;
 	title(ds);
 }
 
@@ -469,7 +459,7 @@ child_exited(struct daemon_state *ds, int status)
 		else
 			warnx("%s: exited with status %d", ds->argv[0],
 			    WEXITSTATUS(status));
-		quick = now_ms() - child_started < ds->min_uptime * 1000;
+		quick = ready_now_ms() - child_started < ds->min_uptime * 1000;
 		failures = quick ? failures + 1 : 0;
 	}
 	restarts++;
@@ -491,7 +481,7 @@ handle(struct daemon_state *ds, int sig)
 		if (child <= 0)
 			leave(ds, EXIT_OK);
 		state = SV_STOPPING;
-		stop_deadline = now_ms() + ds->stop_timeout * 1000;
+		stop_deadline = ready_now_ms() + ds->stop_timeout * 1000;
 		(void)kill(-child, sig);
 		break;
 	case SIGHUP:
@@ -507,11 +497,11 @@ handle(struct daemon_state *ds, int sig)
 			failures = 0;
 			if (child > 0) {
 				restart_asked = true;
-				stop_deadline = now_ms() +
+				stop_deadline = ready_now_ms() +
 				    ds->stop_timeout * 1000;
 				(void)kill(-child, SIGTERM);
 			} else if (state != SV_STOPPING) {
-				next_start = now_ms();
+				next_start = ready_now_ms();
 				state = SV_BACKOFF;
 			}
 		} else if (child > 0)
@@ -620,7 +610,7 @@ supervise(struct daemon_state *ds, int repfd)
 	/* Only the first child may hold it, or end of file never comes. */
 	if (ds->ready == READY_FD)
 		(void)close(ds->ready_fd);
-	child_started = now_ms();
+	child_started = ready_now_ms();
 	state = SV_RUNNING;
 	(void)pidfile_store(&ds->pid, child);
 	title(ds);
@@ -629,7 +619,7 @@ supervise(struct daemon_state *ds, int repfd)
 	(void)close(repfd);
 
 	for (;;) {
-		now = now_ms();
+		now = ready_now_ms();
 		timeout = -1;
 		if (state == SV_BACKOFF)
 			timeout = next_start > now ? next_start - now : 0;
@@ -657,7 +647,7 @@ supervise(struct daemon_state *ds, int repfd)
 				for (i = 0; i < n; i++)
 					handle(ds, sigs[i]);
 		}
-		now = now_ms();
+		now = ready_now_ms();
 		if (state == SV_BACKOFF && now >= next_start && !start(ds)) {
 			failures++;
 			back_off(ds);
