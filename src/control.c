@@ -41,6 +41,7 @@ static pid_t	target(pid_t, const struct stat *);
 static bool	is_daemonize(pid_t);
 static long long age(pid_t);
 static void	supervised(pid_t, const struct stat *);
+static int	running(const struct daemon_state *, pid_t *, struct stat *);
 static int	signal_holder(const struct daemon_state *, int, pid_t,
 		    const struct stat *);
 
@@ -413,32 +414,45 @@ control_stop(struct daemon_state *ds)
 	return (EXIT_OK);
 }
 
-int
-control_signal(struct daemon_state *ds)
+/*
+ * For --signal and --restart: 0 with the pid and the file's identity
+ * when a daemon holds the lock, else the status to exit with.
+ */
+static int
+running(const struct daemon_state *ds, pid_t *pid, struct stat *sb)
 {
-	struct stat sb;
-	pid_t pid;
-	int fd, status;
+	int fd;
 
-	switch (probe(ds->pid.path, true, &fd, &pid, &sb)) {
+	switch (probe(ds->pid.path, true, &fd, pid, sb)) {
 	case PROBE_RUNNING:
-		break;
+		(void)close(fd);
+		return (0);
 	case PROBE_STALE:
 		(void)close(fd);
 		/* FALLTHROUGH */
 	case PROBE_ABSENT:
 		warnx("%s: not running", ds->pid.path);
 		return (STATUS_STOPPED);
-	case PROBE_UNKNOWN:
+	default:
 		return (EXIT_ERR);
 	}
-	status = signal_holder(ds, ds->signal, pid, &sb) == -1 ? EXIT_ERR :
-	    EXIT_OK;
-	(void)close(fd);
-	if (status == EXIT_OK && ds->verbose)
+}
+
+int
+control_signal(struct daemon_state *ds)
+{
+	struct stat sb;
+	pid_t pid;
+	int status;
+
+	if ((status = running(ds, &pid, &sb)) != 0)
+		return (status);
+	if (signal_holder(ds, ds->signal, pid, &sb) == -1)
+		return (EXIT_ERR);
+	if (ds->verbose)
 		warnx("%s: sent SIG%s to pid %ld", ds->pid.path,
 		    options_signame(ds->signal), (long)pid);
-	return (status);
+	return (EXIT_OK);
 }
 
 /*
@@ -451,21 +465,10 @@ control_restart(struct daemon_state *ds)
 {
 	struct stat sb;
 	pid_t pid, to;
-	int fd;
+	int status;
 
-	switch (probe(ds->pid.path, true, &fd, &pid, &sb)) {
-	case PROBE_RUNNING:
-		break;
-	case PROBE_STALE:
-		(void)close(fd);
-		/* FALLTHROUGH */
-	case PROBE_ABSENT:
-		warnx("%s: not running", ds->pid.path);
-		return (STATUS_STOPPED);
-	default:
-		return (EXIT_ERR);
-	}
-	(void)close(fd);
+	if ((status = running(ds, &pid, &sb)) != 0)
+		return (status);
 	to = pid > 0 ? target(pid, &sb) : -1;
 	/* Only a supervisor, a daemonize, knows the signal. */
 	if (to <= 0 || !is_daemonize(to)) {
