@@ -298,7 +298,10 @@ supervised(pid_t pid, const struct stat *sb)
 	    end + 1, (long)child, up);
 }
 
-/* Signal the holder of the lock, and only if the file leads to it. */
+/*
+ * Signal the holder of the lock, and only if the file leads to it.
+ * Returns the pid signalled (a supervisor, for -r), or -1.
+ */
 static int
 signal_holder(const struct daemon_state *ds, int sig, pid_t pid,
     const struct stat *sb)
@@ -319,7 +322,7 @@ signal_holder(const struct daemon_state *ds, int sig, pid_t pid,
 		warn("%s: kill %ld", ds->pid.path, (long)to);
 		return (-1);
 	}
-	return (0);
+	return (to);
 }
 
 int
@@ -442,16 +445,16 @@ int
 control_signal(struct daemon_state *ds)
 {
 	struct stat sb;
-	pid_t pid;
+	pid_t pid, to;
 	int status;
 
 	if ((status = running(ds, &pid, &sb)) != 0)
 		return (status);
-	if (signal_holder(ds, ds->signal, pid, &sb) == -1)
+	if ((to = signal_holder(ds, ds->signal, pid, &sb)) == -1)
 		return (EXIT_ERR);
 	if (ds->verbose)
 		warnx("%s: sent SIG%s to pid %ld", ds->pid.path,
-		    options_signame(ds->signal), (long)pid);
+		    options_signame(ds->signal), (long)to);
 	return (EXIT_OK);
 }
 

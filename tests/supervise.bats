@@ -313,3 +313,12 @@ with open(sys.argv[2], "w") as out:
 	[ ! -e "$T/d.pid" ]
 	no_process_mentions "$T/"
 }
+
+@test "--signal -v names the supervisor it signalled for a supervised service" {
+	run -0 "$DAEMONIZE" -r -p "$T/d.pid" -l "$T/d.log" sh -c '
+		trap "echo got-usr2" USR2; while :; do sleep 0.05; done' 3>&-
+	remember_supervised "$T/d.pid"
+	run -0 --separate-stderr "$DAEMONIZE" --signal USR2 -v -p "$T/d.pid"
+	assert_equal "$stderr" "daemonize: $T/d.pid: sent SIGUSR2 to pid $(supervisor_of "$T/d.pid")"
+	wait_until 5 grep -q got-usr2 "$T/d.log"
+}
