@@ -45,6 +45,7 @@ struct stream {
 	int			severity; /* for --syslog */
 	unsigned long long	dropped; /* bytes the log would not take */
 	bool			midline; /* the last byte moved was no '\n' */
+	bool			cut;	/* the log's last byte is no '\n' */
 	char			line[SYSLOG_LINE];	/* for --syslog */
 	size_t			linelen;
 };
@@ -144,19 +145,23 @@ emit(struct stream *s, const char *p, size_t n)
 	int len;
 
 	if (s->dropped > 0) {
-		len = snprintf(note, sizeof(note), "daemonize: dropped %llu "
-		    "bytes of output: the log was full\n", s->dropped);
+		/* A line of its own, after whatever the full log cut short. */
+		len = snprintf(note, sizeof(note), "%sdaemonize: dropped %llu "
+		    "bytes of output: the log was full\n", s->cut ? "\n" : "",
+		    s->dropped);
 		if (write(s->out, note, (size_t)len) != len) {
 			s->dropped += n;
 			return;
 		}
 		s->dropped = 0;
+		s->cut = false;
 	}
 	while (n > 0) {
 		if ((w = write(s->out, p, n)) <= 0) {
 			s->dropped += n;
 			return;
 		}
+		s->cut = p[w - 1] != '\n';
 		p += w;
 		n -= (size_t)w;
 	}

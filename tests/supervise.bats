@@ -150,6 +150,7 @@ now_ms() {
 	mkdir "$T/small"
 	mount -t tmpfs -o size=64k tmpfs "$T/small" 2>/dev/null ||
 		skip "cannot mount a tmpfs here"
+	remember_mount "$T/small"
 	head -c 60000 /dev/zero >"$T/small/filler" 2>/dev/null || true
 	run -0 "$DAEMONIZE" -r -p "$T/d.pid" -l "$T/small/d.log" sh -c '
 		i=0; while [ $i -lt 2000 ]; do i=$((i + 1)); echo "early $i"; done
@@ -163,10 +164,13 @@ now_ms() {
 	rm -f "$T/small/filler"
 	touch "$T/go"
 	wait_until 5 grep -q '^after$' "$T/small/d.log"
+	# Once, and on a line of its own although the log filled mid-line.
 	run grep -c 'dropped [0-9]* bytes of output' "$T/small/d.log"
 	assert_output 1
+	run grep -cx 'daemonize: dropped [0-9]* bytes of output: the log was full' \
+		"$T/small/d.log"
+	assert_output 1
 	"$DAEMONIZE" --stop -p "$T/d.pid"
-	umount "$T/small"
 }
 
 @test "supervision options are checked" {

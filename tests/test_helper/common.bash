@@ -29,7 +29,10 @@ common_teardown() {
 			rm -rf -- "$dir"
 		done <"$T/.dirs"
 	fi
-	[ -f "$T/.started" ] || return 0
+	if [ ! -f "$T/.started" ]; then
+		unmount_remembered
+		return 0
+	fi
 	while read -r pid; do
 		[ -n "$pid" ] || continue
 		kill -KILL "$pid" 2>/dev/null || true
@@ -38,6 +41,21 @@ common_teardown() {
 		[ -n "$pid" ] || continue
 		wait_until 5 gone "$pid" || true
 	done <"$T/.started"
+	unmount_remembered
+}
+
+# remember_mount DIR: teardown unmounts it, once what used it is gone.
+remember_mount() {
+	echo "$1" >>"$T/.mounts"
+}
+
+unmount_remembered() {
+	local dir
+	[ -f "$T/.mounts" ] || return 0
+	while read -r dir; do
+		umount "$dir" 2>/dev/null || umount -l "$dir" || true
+	done <"$T/.mounts"
+	rm -f "$T/.mounts"
 }
 
 setup() { common_setup; }
