@@ -55,16 +55,17 @@ now_ms() {
 	run -0 "$DAEMONIZE" --stop -p "$T/d.pid"
 }
 
-@test "SIGTERM to the supervisor ends the child and itself and removes the pidfile" {
-	run -0 "$DAEMONIZE" -r -p "$T/d.pid" sleep 300 3>&-
+@test "SIGTERM to the supervisor ends the child and itself and removes both pidfiles" {
+	run -0 "$DAEMONIZE" -r -P "$T/sv.pid" -p "$T/d.pid" sleep 300 3>&-
 	remember_supervised "$T/d.pid"
 	local child sup
 	child=$(cat "$T/d.pid")
 	sup=$(supervisor_of "$T/d.pid")
+	[ "$(cat "$T/sv.pid")" = "$sup" ]
 	kill -TERM "$sup"
 	wait_until 5 gone "$child"
 	wait_until 5 gone "$sup"
-	[ ! -e "$T/d.pid" ]
+	[ ! -e "$T/d.pid" ] && [ ! -e "$T/sv.pid" ]
 	no_process_mentions "$T/"
 }
 
