@@ -338,7 +338,8 @@ control_status(struct daemon_state *ds)
 		 * A child that kept the lock when the daemon died is not
 		 * it; a supervisor holding it for the child it names is.
 		 */
-		if (pid > 0 && holder(pid, &sb) == 0 && target(pid, &sb) == -1) {
+		if (pid > 0 && holder(pid, &sb) == 0 &&
+		    target(pid, &sb) == -1) {
 			warnx("%s: locked, but pid %ld does not hold it",
 			    ds->pid.path, (long)pid);
 			status = STATUS_UNKNOWN;

@@ -73,7 +73,7 @@ main(int argc, char *argv[])
 	pidfile_acquire(&ds);
 	output_open(&ds);
 	ready_prepare(&ds);
-	/* A caller ignoring SIGCHLD would make the middle process unwaitable. */
+	/* A caller ignoring SIGCHLD would leave the middle one unwaitable. */
 	(void)signal(SIGCHLD, SIG_DFL);
 
 	if (ds.foreground)

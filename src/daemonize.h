@@ -45,7 +45,7 @@ enum ready {
 #define EXIT_NOEXEC	126	/* the command exists but cannot run */
 #define EXIT_NOTFOUND	127	/* the command does not exist */
 
-/* The detach steps that can fail after the first fork, reported on the status pipe. */
+/* The steps that can fail after the first fork, on the status pipe. */
 enum step {
 	STEP_PID = 1,	/* not a failure: the daemon's pid, sent first */
 	STEP_SETSID,
@@ -95,8 +95,8 @@ struct logfile {
 
 struct daemon_state {
 	enum mode	  mode;
-	char		**argv;		/* the command and its arguments, untouched */
-	char		 *exec_path;	/* absolute path that execve(2) receives */
+	char		**argv;		/* the command and its arguments */
+	char		 *exec_path;	/* the absolute path for execve(2) */
 	struct pidfile	  pid;		/* -p: the daemon, or -r's child */
 	struct pidfile	  svpid;	/* -P: the supervisor of -r */
 	struct logfile	  out;
@@ -115,7 +115,7 @@ struct daemon_state {
 	long long	  min_uptime;	/* seconds a start must last */
 	long long	  backoff_max;	/* seconds */
 	long long	  max_failures;	/* failed starts before giving up */
-	long long	  stop_timeout;	/* seconds between SIGTERM and SIGKILL */
+	long long	  stop_timeout;	/* seconds from SIGTERM to SIGKILL */
 	bool		  timestamps;	/* an RFC 3339 time before each line */
 	bool		  syslog;	/* each line to syslog too */
 	int		  syslog_facility;

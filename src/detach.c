@@ -374,7 +374,7 @@ interpreter(const char *path, char *buf, size_t len)
 	return (*buf == '\0' ? NULL : buf);
 }
 
-/* Exit like a shell: 127 when there is nothing to run, 126 when it cannot run. */
+/* Exit like a shell: 127 for nothing to run, 126 for what cannot run. */
 static int
 exec_failure(const struct daemon_state *ds, int errnum)
 {

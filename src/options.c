@@ -63,8 +63,9 @@ static const struct {
 	const char	*name;
 	int		 number;
 } facilities[] = {
-	{ "daemon", LOG_DAEMON }, { "user", LOG_USER }, { "local0", LOG_LOCAL0 },
-	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 },
 	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
 	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
 	{ "local7", LOG_LOCAL7 },
@@ -394,7 +395,7 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 			break;
 		case 'r':
 			start_only = true;
-			/* Only --respawn=WHEN carries a value; -r never does. */
+			/* Only --respawn=WHEN has a value; -r never does. */
 			when = strncmp(cur, "--", 2) == 0 ? strchr(cur, '=') :
 			    NULL;
 			if (when == NULL || strcmp(when + 1, "on-failure") == 0)

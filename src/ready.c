@@ -480,7 +480,8 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 	 * A daemon that exits closes the pipe a moment before it can be
 	 * reaped: say that it died, not merely that it closed the pipe.
 	 */
-	if (step == STEP_CLOSED && wait_child(pid, ready_now_ms() + 500, &wstatus))
+	if (step == STEP_CLOSED &&
+	    wait_child(pid, ready_now_ms() + 500, &wstatus))
 		finish(ds, repfd, status, STEP_DIED, wstatus, group);
 	/* How long it had, EXTEND_TIMEOUT_USEC= included. */
 	waited = (int)((ready_now_ms() - started + 500) / 1000);

@@ -27,7 +27,7 @@
 
 #include "daemonize.h"
 
-#define PUMP_SIZE	(1024 * 1024)	/* bytes moved from a pipe to a log at once */
+#define PUMP_SIZE	(1024 * 1024)	/* most moved from a pipe at once */
 #define SYSLOG_LINE	1024	/* the longest line sent to syslog */
 #define PIPE_SIZE	(1024 * 1024)	/* the child's output pipes */
 
@@ -322,7 +322,7 @@ spawn(struct daemon_state *ds, int *step, int *errnum)
 		if (getppid() != supervisor)
 			_exit(EXIT_ERR);
 #endif
-		/* The first child may keep the readiness pipe, at its number. */
+		/* The first child keeps the readiness pipe at its number. */
 		keep = ds->ready == READY_FD && !answered ? ds->ready_fd : -1;
 		spfd = keep == 3 ? 4 : 3;
 		if (dup2(op[1], STDOUT_FILENO) == -1 ||
@@ -638,11 +638,13 @@ supervise(struct daemon_state *ds, int repfd)
 		 * so that an idle supervisor stays small after a burst.
 		 */
 		if (timeout == -1 && pump_dirty && poll(pfd, 3, 0) == 0) {
-			(void)madvise(pump_buf, sizeof(pump_buf), MADV_DONTNEED);
+			(void)madvise(pump_buf, sizeof(pump_buf),
+			    MADV_DONTNEED);
 			pump_dirty = false;
 		}
-		if (poll(pfd, 3, timeout > 60000 ? 60000 : (int)timeout) == -1 &&
-		    errno != EINTR)
+		if (timeout > 60000)
+			timeout = 60000;
+		if (poll(pfd, 3, (int)timeout) == -1 && errno != EINTR)
 			leave(ds, EXIT_ERR);
 		for (k = 1; k <= 2; k++)
 			if (pfd[k].fd != -1 && pfd[k].revents != 0)
