@@ -435,6 +435,11 @@ child_exited(struct daemon_state *ds, int status)
 	/* No byte lost: what it wrote is in the log before anything else. */
 	pump(ds, &streams[0], true);
 	pump(ds, &streams[1], true);
+	/*
+	 * What it started in its group would run on beside the next run.
+	 * The group's id cannot be reused while any of them is left.
+	 */
+	(void)kill(-child, SIGTERM);
 	child = -1;
 	if (state == SV_STOPPING)
 		leave(ds, EXIT_OK);

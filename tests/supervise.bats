@@ -69,6 +69,25 @@ now_ms() {
 	no_process_mentions "$T/"
 }
 
+@test "what a command left in its process group is sent SIGTERM when it ends" {
+	run -0 "$DAEMONIZE" -r --min-uptime 0 -P "$T/sv.pid" -p "$T/d.pid" \
+		-l "$T/d.log" sh -c '
+		[ -e '"$T"'/left ] || { sleep 300 & echo $! >'"$T"'/left.new &&
+			mv '"$T"'/left.new '"$T"'/left; exit 1; }
+		exec sleep 300' 3>&-
+	local sup left
+	sup=$(cat "$T/sv.pid")
+	remember "$sup"
+	wait_until 5 test -s "$T/left"
+	left=$(cat "$T/left")
+	remember "$left"
+	wait_until 5 gone "$left"
+	# And the next run is under way, named by the pidfile.
+	wait_until 5 sh -c "[ -s '$T/d.pid' ] && [ \"\$(cat '$T/d.pid')\" != $sup ]"
+	remember "$(cat "$T/d.pid")"
+	[ "$(stat_field "$(cat "$T/d.pid")" 4)" = "$sup" ]
+}
+
 @test "a child that ignores SIGTERM is killed after --stop-timeout" {
 	run -0 "$DAEMONIZE" -r --stop-timeout 1 -p "$T/d.pid" \
 		sh -c 'trap "" TERM; exec sleep 300' 3>&-
