@@ -101,6 +101,24 @@ now_ms() {
 	[ ! -e "$T/d.pid" ]
 }
 
+@test "--restart kills a child that ignores SIGTERM after --stop-timeout, then starts it again" {
+	run -0 "$DAEMONIZE" -r --stop-timeout 1 -P "$T/sv.pid" -p "$T/d.pid" \
+		-l "$T/d.log" sh -c 'trap "" TERM; echo run; exec sleep 300' 3>&-
+	local sup first start
+	sup=$(cat "$T/sv.pid")
+	remember "$sup"
+	first=$(cat "$T/d.pid")
+	remember "$first"
+	start=$(now_ms)
+	run -0 "$DAEMONIZE" --restart -p "$T/d.pid"
+	wait_until 5 gone "$first"
+	# It outlived its SIGTERM: the SIGKILL came after the timeout.
+	[ $(( $(now_ms) - start )) -ge 900 ]
+	wait_until 5 sh -c "[ \$(grep -c '^run\$' '$T/d.log') -eq 2 ]"
+	remember "$(cat "$T/d.pid")"
+	alive "$(cat "$T/d.pid")"
+}
+
 @test "the child does not outlive a supervisor killed with SIGKILL" {
 	run -0 "$DAEMONIZE" -r -p "$T/d.pid" sleep 300 3>&-
 	remember_supervised "$T/d.pid"
