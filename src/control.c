@@ -37,10 +37,14 @@ static int	holder(pid_t, const struct stat *);
 static void	on_alarm(int);
 static bool	wait_unlocked(int, long long);
 static void	remove_locked(const char *, int);
+static long long proc_number(pid_t, int);
 static pid_t	target(pid_t, const struct stat *);
 static bool	is_daemonize(pid_t);
 static long long age(pid_t);
+static const char *sv_title(pid_t, char *, size_t);
+static pid_t	sv_child(const char *);
 static void	supervised(pid_t, const struct stat *);
+static void	kill_run(pid_t, const struct stat *);
 static int	running(const struct daemon_state *, pid_t *, struct stat *);
 static int	signal_holder(const struct daemon_state *, int, pid_t,
 		    const struct stat *);
@@ -176,6 +180,39 @@ remove_locked(const char *path, int fd)
 }
 
 /*
+ * Field n (3 or more) of /proc/PID/stat as a number, or -1.  The name in
+ * field 2 may hold anything: the fields are counted from its last ')'.
+ */
+static long long
+proc_number(pid_t pid, int n)
+{
+	char path[64], buf[1024], *p;
+	const char *errstr;
+	long long v;
+	size_t len;
+	FILE *f;
+	int i;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return (-1);
+	p = fgets(buf, sizeof(buf), f);
+	(void)fclose(f);
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
+		return (-1);
+	/* p is on ')'; the space after it comes before field 3. */
+	for (p++, i = 3; i < n && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL)
+		return (-1);
+	p++;
+	len = strcspn(p, " \n");
+	p[len] = '\0';
+	v = strtonum(p, 0, LLONG_MAX, &errstr);
+	return (errstr == NULL ? v : -1);
+}
+
+/*
  * The process to signal for the pidfile naming pid: pid itself when it
  * holds the file, or its parent when that does: the supervisor of -r,
  * which keeps the lock while the file names its child.  -1 if neither.
@@ -183,28 +220,13 @@ remove_locked(const char *path, int fd)
 static pid_t
 target(pid_t pid, const struct stat *sb)
 {
-	char path[64], buf[512], *p, *end;
-	const char *errstr;
-	pid_t ppid;
-	FILE *f;
+	long long ppid;
 
 	if (holder(pid, sb) != 0)
 		return (pid);
-	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "re")) == NULL)
+	if ((ppid = proc_number(pid, 4)) < 2 || ppid > INT_MAX)
 		return (-1);
-	p = fgets(buf, sizeof(buf), f);
-	(void)fclose(f);
-	/* The name in field 2 may hold anything; the ppid follows ") S ". */
-	if (p == NULL || (p = strrchr(buf, ')')) == NULL || strlen(p) < 5)
-		return (-1);
-	p += 4;
-	if ((end = strchr(p, ' ')) != NULL)
-		*end = '\0';
-	ppid = (pid_t)strtonum(p, 2, INT_MAX, &errstr);
-	if (errstr != NULL)
-		return (-1);
-	return (holder(ppid, sb) == 1 ? ppid : -1);
+	return (holder((pid_t)ppid, sb) == 1 ? (pid_t)ppid : -1);
 }
 
 /* Is pid a daemonize, the same program as we are? */
@@ -224,25 +246,14 @@ is_daemonize(pid_t pid)
 static long long
 age(pid_t pid)
 {
-	char path[64], buf[1024], *p, *end;
-	unsigned long long start;
+	char buf[64], *p, *end;
+	long long start;
 	double up;
 	FILE *f;
-	int i;
 
-	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "re")) == NULL)
+	/* Field 22, the start time in clock ticks since boot. */
+	if ((start = proc_number(pid, 22)) == -1)
 		return (-1);
-	p = fgets(buf, sizeof(buf), f);
-	(void)fclose(f);
-	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
-		return (-1);
-	/* Field 22, the start time in ticks; field 3 follows ") ". */
-	for (i = 3; i <= 22 && p != NULL; i++)
-		p = strchr(p + 1, ' ');
-	if (p == NULL)
-		return (-1);
-	start = strtoull(p + 1, &end, 10);
 	if ((f = fopen("/proc/uptime", "re")) == NULL)
 		return (-1);
 	p = fgets(buf, sizeof(buf), f);
@@ -252,8 +263,58 @@ age(pid_t pid)
 	up = strtod(buf, &end);
 	if (end == buf)
 		return (-1);
-	return ((long long)up - (long long)(start / (unsigned long long)
-	    sysconf(_SC_CLK_TCK)));
+	return ((long long)up - start / sysconf(_SC_CLK_TCK));
+}
+
+/*
+ * A supervisor's process title from its state on, as "[child 1234]
+ * running, 2 restarts" or "[no child] given up, 5 restarts"; NULL when
+ * sup is no supervisor of ours.
+ */
+static const char *
+sv_title(pid_t sup, char *title, size_t size)
+{
+	char path[64], *p, *end, *tail;
+	ssize_t n;
+	int fd;
+
+	if (sup <= 0 || !is_daemonize(sup))
+		return (NULL);
+	(void)snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)sup);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (NULL);
+	n = read(fd, title, size - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return (NULL);
+	title[n] = '\0';
+	if ((p = strstr(title, " [")) == NULL ||
+	    (end = strchr(p, ']')) == NULL)
+		return (NULL);
+	/* What the old argument area held after the title is not ours. */
+	if ((tail = strstr(end, " restarts")) != NULL)
+		tail[strlen(" restarts")] = '\0';
+	return (p + 1);
+}
+
+/* The child a title from sv_title() names, or -1. */
+static pid_t
+sv_child(const char *t)
+{
+	char num[16];
+	const char *errstr;
+	size_t len;
+	pid_t child;
+
+	if (strncmp(t, "[child ", 7) != 0)
+		return (-1);
+	len = strcspn(t + 7, "]");
+	if (len >= sizeof(num))
+		return (-1);
+	memcpy(num, t + 7, len);
+	num[len] = '\0';
+	child = (pid_t)strtonum(num, 2, INT_MAX, &errstr);
+	return (errstr == NULL ? child : -1);
 }
 
 /*
@@ -263,39 +324,38 @@ age(pid_t pid)
 static void
 supervised(pid_t pid, const struct stat *sb)
 {
-	char path[64], title[512], *p, *end, *tail;
-	const char *errstr;
+	char title[512];
+	const char *t;
 	pid_t sup, child;
-	long long up;
-	ssize_t n;
-	int fd;
 
 	sup = target(pid, sb);
-	if (sup <= 0 || !is_daemonize(sup))
+	if ((t = sv_title(sup, title, sizeof(title))) == NULL)
 		return;
-	(void)snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)sup);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((child = sv_child(t)) == -1)
+		printf("supervised by %ld:%s\n", (long)sup, strchr(t, ']') + 1);
+	else
+		printf("supervised by %ld:%s, child %ld up %lld s\n",
+		    (long)sup, strchr(t, ']') + 1, (long)child, age(child));
+}
+
+/*
+ * Before a supervisor gets SIGKILL: the process group of its run first,
+ * which its death would only send SIGTERM, and which may ignore that.
+ * Only a child of that very supervisor, leading its own group, is hit.
+ */
+static void
+kill_run(pid_t pid, const struct stat *sb)
+{
+	char title[512];
+	const char *t;
+	pid_t sup, child;
+
+	sup = target(pid, sb);
+	if ((t = sv_title(sup, title, sizeof(title))) == NULL ||
+	    (child = sv_child(t)) == -1 || proc_number(child, 4) != sup ||
+	    proc_number(child, 5) != child)
 		return;
-	n = read(fd, title, sizeof(title) - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return;
-	title[n] = '\0';
-	if ((p = strstr(title, " [")) == NULL || (end = strchr(p, ']')) ==
-	    NULL)
-		return;
-	/* What the old argument area held after the title is not ours. */
-	if ((tail = strstr(end, " restarts")) != NULL)
-		tail[strlen(" restarts")] = '\0';
-	if (strncmp(p, " [child ", 8) != 0) {
-		printf("supervised by %ld:%s\n", (long)sup, end + 1);
-		return;
-	}
-	*end = '\0';
-	child = (pid_t)strtonum(p + 8, 1, INT_MAX, &errstr);
-	up = errstr == NULL ? age(child) : -1;
-	printf("supervised by %ld:%s, child %ld up %lld s\n", (long)sup,
-	    end + 1, (long)child, up);
+	(void)kill(-child, SIGKILL);
 }
 
 /*
@@ -403,6 +463,7 @@ control_stop(struct daemon_state *ds)
 	if (!wait_unlocked(fd, seconds)) {
 		warnx("%s: pid %ld still running after %lld s, sending SIGKILL",
 		    ds->pid.path, (long)pid, seconds);
+		kill_run(pid, &sb);
 		if (signal_holder(ds, SIGKILL, pid, &sb) == -1 ||
 		    !wait_unlocked(fd, KILL_SECONDS)) {
 			warnx("%s: pid %ld could not be stopped", ds->pid.path,

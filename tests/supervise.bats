@@ -101,6 +101,21 @@ now_ms() {
 	[ ! -e "$T/d.pid" ]
 }
 
+@test "--stop running out before the supervisor's --stop-timeout leaves no child behind" {
+	run -0 "$DAEMONIZE" -r --stop-timeout 60 -P "$T/sv.pid" -p "$T/d.pid" \
+		sh -c 'trap "" TERM; exec sleep 300' 3>&-
+	local sup child
+	sup=$(cat "$T/sv.pid")
+	child=$(cat "$T/d.pid")
+	remember "$sup"
+	remember "$child"
+	run -0 --separate-stderr "$DAEMONIZE" --stop -t 1 -p "$T/d.pid"
+	assert_equal "$stderr" "daemonize: $T/d.pid: pid $child still running after 1 s, sending SIGKILL"
+	wait_until 5 gone "$child"
+	gone "$sup"
+	[ ! -e "$T/d.pid" ]
+}
+
 @test "--restart kills a child that ignores SIGTERM after --stop-timeout, then starts it again" {
 	run -0 "$DAEMONIZE" -r --stop-timeout 1 -P "$T/sv.pid" -p "$T/d.pid" \
 		-l "$T/d.log" sh -c 'trap "" TERM; echo run; exec sleep 300' 3>&-
