@@ -41,8 +41,8 @@ static long long proc_number(pid_t, int);
 static pid_t	target(pid_t, const struct stat *);
 static bool	is_daemonize(pid_t);
 static long long age(pid_t);
-static const char *sv_title(pid_t, char *, size_t);
-static pid_t	sv_child(const char *);
+static const char *sv_state(pid_t, const struct stat *, pid_t *, pid_t *,
+		    char *, size_t);
 static void	supervised(pid_t, const struct stat *);
 static void	kill_run(pid_t, const struct stat *);
 static int	running(const struct daemon_state *, pid_t *, struct stat *);
@@ -267,20 +267,25 @@ age(pid_t pid)
 }
 
 /*
- * A supervisor's process title from its state on, as "[child 1234]
- * running, 2 restarts" or "[no child] given up, 5 restarts"; NULL when
- * sup is no supervisor of ours.
+ * For the pidfile naming pid, held by a supervisor of ours: the state
+ * after its title's "[child 1234]" or "[no child]", as " running, 2
+ * restarts", with the supervisor in *sup and the child, or -1, in
+ * *child.  NULL when no supervisor of ours holds the file.
  */
 static const char *
-sv_title(pid_t sup, char *title, size_t size)
+sv_state(pid_t pid, const struct stat *sb, pid_t *sup, pid_t *child,
+    char *title, size_t size)
 {
 	char path[64], *p, *end, *tail;
+	const char *errstr;
 	ssize_t n;
 	int fd;
 
-	if (sup <= 0 || !is_daemonize(sup))
+	*sup = target(pid, sb);
+	*child = -1;
+	if (*sup <= 0 || !is_daemonize(*sup))
 		return (NULL);
-	(void)snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)sup);
+	(void)snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)*sup);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return (NULL);
 	n = read(fd, title, size - 1);
@@ -294,27 +299,13 @@ sv_title(pid_t sup, char *title, size_t size)
 	/* What the old argument area held after the title is not ours. */
 	if ((tail = strstr(end, " restarts")) != NULL)
 		tail[strlen(" restarts")] = '\0';
-	return (p + 1);
-}
-
-/* The child a title from sv_title() names, or -1. */
-static pid_t
-sv_child(const char *t)
-{
-	char num[16];
-	const char *errstr;
-	size_t len;
-	pid_t child;
-
-	if (strncmp(t, "[child ", 7) != 0)
-		return (-1);
-	len = strcspn(t + 7, "]");
-	if (len >= sizeof(num))
-		return (-1);
-	memcpy(num, t + 7, len);
-	num[len] = '\0';
-	child = (pid_t)strtonum(num, 2, INT_MAX, &errstr);
-	return (errstr == NULL ? child : -1);
+	if (strncmp(p, " [child ", 8) == 0) {
+		*end = '\0';
+		*child = (pid_t)strtonum(p + 8, 2, INT_MAX, &errstr);
+		if (errstr != NULL)
+			*child = -1;
+	}
+	return (end + 1);
 }
 
 /*
@@ -325,17 +316,17 @@ static void
 supervised(pid_t pid, const struct stat *sb)
 {
 	char title[512];
-	const char *t;
+	const char *state;
 	pid_t sup, child;
 
-	sup = target(pid, sb);
-	if ((t = sv_title(sup, title, sizeof(title))) == NULL)
+	state = sv_state(pid, sb, &sup, &child, title, sizeof(title));
+	if (state == NULL)
 		return;
-	if ((child = sv_child(t)) == -1)
-		printf("supervised by %ld:%s\n", (long)sup, strchr(t, ']') + 1);
+	if (child == -1)
+		printf("supervised by %ld:%s\n", (long)sup, state);
 	else
 		printf("supervised by %ld:%s, child %ld up %lld s\n",
-		    (long)sup, strchr(t, ']') + 1, (long)child, age(child));
+		    (long)sup, state, (long)child, age(child));
 }
 
 /*
@@ -347,15 +338,12 @@ static void
 kill_run(pid_t pid, const struct stat *sb)
 {
 	char title[512];
-	const char *t;
 	pid_t sup, child;
 
-	sup = target(pid, sb);
-	if ((t = sv_title(sup, title, sizeof(title))) == NULL ||
-	    (child = sv_child(t)) == -1 || proc_number(child, 4) != sup ||
-	    proc_number(child, 5) != child)
-		return;
-	(void)kill(-child, SIGKILL);
+	if (sv_state(pid, sb, &sup, &child, title, sizeof(title)) != NULL &&
+	    child != -1 && proc_number(child, 4) == sup &&
+	    proc_number(child, 5) == child)
+		(void)kill(-child, SIGKILL);
 }
 
 /*
