@@ -191,14 +191,13 @@ pidfile_store(struct pidfile *pf, pid_t pid)
 	if (pf->writefd == -1)
 		return (0);
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
-	if (ftruncate(pf->writefd, 0) == -1)
-		return (-1);
+	/* Write, then cut: a reader never finds the file empty. */
 	if (pwrite(pf->writefd, buf, (size_t)len, 0) != len) {
 		if (errno == 0)
 			errno = EIO;
 		return (-1);
 	}
-	return (0);
+	return (ftruncate(pf->writefd, len));
 }
 
 /*

@@ -17,6 +17,18 @@ remember_supervised() {
 	remember "$child"
 }
 
+# wait_for_new_child PIDFILE PID...: until the pidfile names a pid that
+# is none of those given (the old child, the supervisor).
+wait_for_new_child() {
+	local file=$1 cond pid
+	shift
+	cond="[ -s '$file' ]"
+	for pid in "$@"; do
+		cond="$cond && [ \"\$(cat '$file')\" != $pid ]"
+	done
+	wait_until 5 sh -c "$cond"
+}
+
 now_ms() {
 	date +%s%3N
 }
@@ -83,7 +95,7 @@ now_ms() {
 	remember "$left"
 	wait_until 5 gone "$left"
 	# And the next run is under way, named by the pidfile.
-	wait_until 5 sh -c "[ -s '$T/d.pid' ] && [ \"\$(cat '$T/d.pid')\" != $sup ]"
+	wait_for_new_child "$T/d.pid" "$sup"
 	remember "$(cat "$T/d.pid")"
 	[ "$(stat_field "$(cat "$T/d.pid")" 4)" = "$sup" ]
 }
@@ -153,13 +165,27 @@ now_ms() {
 	# The child does not hold the lock; its supervisor does.
 	[ -z "$(ls -l "/proc/$first/fd" | grep -F "$T/d.pid")" ]
 	kill -KILL "$first"
-	wait_until 5 sh -c "[ -s '$T/d.pid' ] && [ \"\$(cat '$T/d.pid')\" != $first ] && [ \"\$(cat '$T/d.pid')\" != $sup ]"
+	wait_for_new_child "$T/d.pid" "$first" "$sup"
 	second=$(cat "$T/d.pid")
 	remember "$second"
 	alive "$second"
 	[ "$(stat_field "$second" 4)" = "$sup" ]
 	run flock -n "$T/d.pid" true
 	assert_failure
+}
+
+@test "a pidfile rewritten at every respawn is never found empty" {
+	run -0 "$DAEMONIZE" --respawn=always --min-uptime 0 -P "$T/sv.pid" \
+		-p "$T/d.pid" true 3>&-
+	remember "$(cat "$T/sv.pid")"
+	local i line empty=0
+	# Thousands of respawns a second, each a rewrite of the file.
+	for ((i = 0; i < 5000; i++)); do
+		read -r line <"$T/d.pid" || true
+		[ -n "$line" ] || empty=$((empty + 1))
+	done
+	assert_equal "$empty" 0
+	run -0 "$DAEMONIZE" --stop -P "$T/sv.pid"
 }
 
 @test "signals are passed on to the child, and --signal reaches it through the supervisor" {
@@ -330,7 +356,7 @@ with open(sys.argv[2], "w") as out:
 	assert_line --index 0 "$child"
 	assert_line --index 1 --regexp "^supervised by $sup: running, 0 restarts, child $child up [0-9]+ s\$"
 	kill -KILL "$child"
-	wait_until 5 sh -c "[ \"\$(cat '$T/d.pid')\" != $child ] && [ \"\$(cat '$T/d.pid')\" != $sup ]"
+	wait_for_new_child "$T/d.pid" "$child" "$sup"
 	remember "$(cat "$T/d.pid")"
 	run -0 "$DAEMONIZE" --status -p "$T/d.pid"
 	assert_line --index 1 --regexp "^supervised by $sup: running, 1 restarts, child [0-9]+ up [0-9]+ s\$"
@@ -349,7 +375,7 @@ with open(sys.argv[2], "w") as out:
 	local sup
 	sup=$(supervisor_of "$T/d.pid")
 	kill -KILL "$first"
-	wait_until 5 sh -c "[ \"\$(cat '$T/d.pid')\" != $first ] && [ \"\$(cat '$T/d.pid')\" != $sup ]"
+	wait_for_new_child "$T/d.pid" "$first" "$sup"
 	remember "$(cat "$T/d.pid")"
 	run -0 "$DAEMONIZE" --status -p "$T/d.pid"
 	assert_line --index 1 --regexp "^supervised by $sup: running, 1 restarts"
