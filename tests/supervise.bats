@@ -18,7 +18,8 @@ remember_supervised() {
 }
 
 # wait_for_new_child PIDFILE PID...: until the pidfile names a pid that
-# is none of those given (the old child, the supervisor).
+# is none of those given (the old child, the supervisor); teardown will
+# end that new child.
 wait_for_new_child() {
 	local file=$1 cond pid
 	shift
@@ -26,7 +27,8 @@ wait_for_new_child() {
 	for pid in "$@"; do
 		cond="$cond && [ \"\$(cat '$file')\" != $pid ]"
 	done
-	wait_until 5 sh -c "$cond"
+	wait_until 5 sh -c "$cond" || return 1
+	remember "$(cat "$file")"
 }
 
 now_ms() {
@@ -96,7 +98,6 @@ now_ms() {
 	wait_until 5 gone "$left"
 	# And the next run is under way, named by the pidfile.
 	wait_for_new_child "$T/d.pid" "$sup"
-	remember "$(cat "$T/d.pid")"
 	[ "$(stat_field "$(cat "$T/d.pid")" 4)" = "$sup" ]
 }
 
@@ -167,7 +168,6 @@ now_ms() {
 	kill -KILL "$first"
 	wait_for_new_child "$T/d.pid" "$first" "$sup"
 	second=$(cat "$T/d.pid")
-	remember "$second"
 	alive "$second"
 	[ "$(stat_field "$second" 4)" = "$sup" ]
 	run flock -n "$T/d.pid" true
@@ -357,7 +357,6 @@ with open(sys.argv[2], "w") as out:
 	assert_line --index 1 --regexp "^supervised by $sup: running, 0 restarts, child $child up [0-9]+ s\$"
 	kill -KILL "$child"
 	wait_for_new_child "$T/d.pid" "$child" "$sup"
-	remember "$(cat "$T/d.pid")"
 	run -0 "$DAEMONIZE" --status -p "$T/d.pid"
 	assert_line --index 1 --regexp "^supervised by $sup: running, 1 restarts, child [0-9]+ up [0-9]+ s\$"
 }
@@ -376,7 +375,6 @@ with open(sys.argv[2], "w") as out:
 	sup=$(supervisor_of "$T/d.pid")
 	kill -KILL "$first"
 	wait_for_new_child "$T/d.pid" "$first" "$sup"
-	remember "$(cat "$T/d.pid")"
 	run -0 "$DAEMONIZE" --status -p "$T/d.pid"
 	assert_line --index 1 --regexp "^supervised by $sup: running, 1 restarts"
 }
