@@ -1,4 +1,4 @@
-/* daemonize.c: main(): parse, then a control verb, or acquire, detach and exec (the man page, in order). */
+/* daemonize.c: main(): parse; a verb, or acquire, detach, then supervise or exec (the man page, in order). */
 
 /* First, so that the feature macros reach every system header. */
 #include "config.h"
@@ -39,7 +39,7 @@ main(int argc, char *argv[])
 {
 	/* Static, so that what it points to is never taken for a leak. */
 	static struct daemon_state ds = DAEMON_STATE_INIT;
-	int status;
+	int repfd;
 
 	output_guard_stdio();
 	privs_refuse_setid();
@@ -64,7 +64,7 @@ main(int argc, char *argv[])
 	if (ds.chdir_dir == NULL && (ds.chdir_dir = strdup("/")) == NULL)
 		err(EXIT_ERR, "strdup");
 	privs_resolve(&ds);
-	detach_resolve(&ds);
+	exec_resolve(&ds);
 
 	/* Acquire everything before detaching, so errors reach the caller. */
 	undo = &ds;
@@ -76,12 +76,11 @@ main(int argc, char *argv[])
 	/* A caller ignoring SIGCHLD would leave the middle one unwaitable. */
 	(void)signal(SIGCHLD, SIG_DFL);
 
-	if (ds.foreground)
-		detach_foreground(&ds);
-	status = detach_start(&ds);
-	if (status == EXIT_OK) {
-		undo = NULL;
-		pidfile_release(&ds);
-	}
-	return (status);
+	/* The caller waits in there for the daemon's word, and exits. */
+	repfd = detach_start(&ds);
+	undo = NULL;
+	exec_prepare(&ds, &repfd);
+	if (ds.respawn != RESPAWN_NO)
+		supervise(&ds, repfd);
+	exec_command(&ds, repfd);
 }

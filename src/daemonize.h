@@ -71,6 +71,7 @@ enum step {
 	STEP_NOTIFY_ERRNO, /* it sent ERRNO=value; it was stopped */
 	STEP_STATUS,	/* value bytes of its last STATUS= follow */
 	STEP_MAINPID,	/* it named value as its main process */
+	STEP_PIPE,	/* -r: a run's pipes could not be made */
 };
 
 /* One message on the status pipe: a step and its errno (or the pid). */
@@ -211,14 +212,34 @@ void	output_release(struct daemon_state *);
 void	output_reopen(struct daemon_state *);
 
 /* detach.c */
-void	detach_resolve(struct daemon_state *);
 int	detach_start(struct daemon_state *);
-void	detach_foreground(struct daemon_state *) __attribute__((__noreturn__));
-void	detach_exec(struct daemon_state *, int) __attribute__((__noreturn__));
-const char *detach_step_name(int);
-int	detach_close_between(unsigned int, unsigned int);
+
+/* report.c */
+void	report_send(int, int, int);
+int	report_failure(const struct daemon_state *, const struct status_msg *);
+int	report_outcome(struct daemon_state *, int);
+const char *report_step_name(int);
+
+/* exec.c */
+void	exec_resolve(struct daemon_state *);
+int	exec_arrange(struct daemon_state *, int *);
+void	exec_prepare(struct daemon_state *, int *);
+void	exec_command(struct daemon_state *, int) __attribute__((__noreturn__));
+void	exec_fail(struct daemon_state *, int, int)
+	    __attribute__((__noreturn__));
 
 /* supervise.c */
 void	supervise(struct daemon_state *, int) __attribute__((__noreturn__));
+
+/* child.c */
+pid_t	child_start(struct daemon_state *, int *, int *);
+
+/* logpipe.c */
+struct pollfd;
+void	logpipe_attach(int, int);
+void	logpipe_poll(struct pollfd *);
+void	logpipe_pump(const struct daemon_state *, const struct pollfd *, pid_t);
+void	logpipe_drain(const struct daemon_state *, pid_t);
+void	logpipe_idle(void);
 
 #endif /* DAEMONIZE_H */

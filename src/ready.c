@@ -36,7 +36,6 @@ static void	on_sigchld(int);
 static void	watch_main(pid_t);
 static bool	main_gone(void);
 static void	signal_main(int);
-static void	send_msg(int, int, int);
 static void	send_text(int, const char *);
 static int	wait_child(pid_t, long long, int *);
 static void	stop(pid_t, pid_t);
@@ -181,14 +180,6 @@ on_sigchld(int sig)
 	(void)sig;
 	(void)write(chld_pipe[1], "", 1);
 	errno = serrno;
-}
-
-static void
-send_msg(int fd, int step, int value)
-{
-	struct status_msg msg = { .step = step, .value = value };
-
-	(void)write(fd, &msg, sizeof(msg));
 }
 
 /* A header and the text in one write, so it arrives whole. */
@@ -394,7 +385,7 @@ read_notify(struct daemon_state *ds, int repfd, pid_t pid, pid_t *mainpid,
 					*mainpid = (pid_t)v;
 					watch_main(*mainpid);
 					(void)pidfile_store(&ds->pid, *mainpid);
-					send_msg(repfd, STEP_MAINPID,
+					report_send(repfd, STEP_MAINPID,
 					    (int)*mainpid);
 				}
 			} else if (strncmp(line, "EXTEND_TIMEOUT_USEC=", 20) ==
@@ -507,7 +498,7 @@ finish(struct daemon_state *ds, int repfd, const char *status, int step,
 			send_text(repfd, status);
 	}
 	ready_discard(ds);
-	send_msg(repfd, step, value);
+	report_send(repfd, step, value);
 	_exit(EXIT_OK);
 }
 
