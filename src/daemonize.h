@@ -164,6 +164,7 @@ struct daemon_state {
 /* options.c */
 void	options_parse(struct daemon_state *, int, char **);
 char	*options_absolute(const char *);
+long long options_number(const char *, long long, long long, const char **);
 int	options_signal(const char *);
 const char *options_signame(int);
 void	options_usage(void);

@@ -1,4 +1,4 @@
-/* options.c: command-line parsing and validation; fills the state, does nothing else. */
+/* options.c: the command line: one table of options drives getopt_long, the per-mode checks and --help; fills the state, does nothing else. */
 
 /* First, so that the feature macros reach every system header. */
 #include "config.h"
@@ -23,25 +23,116 @@ enum {
 	OPT_MAX_FAILURES,
 	OPT_MIN_UPTIME,
 	OPT_NOTIFY,
-	OPT_RESTART,
-	OPT_STOP_TIMEOUT,
-	OPT_SYSLOG,
-	OPT_TIMESTAMPS,
 	OPT_READY_FD,
+	OPT_RESTART,
 	OPT_SIGNAL,
 	OPT_STATUS,
 	OPT_STOP,
+	OPT_STOP_TIMEOUT,
+	OPT_SYSLOG,
+	OPT_TIMESTAMPS,
 };
 
-static mode_t	parse_umask(const char *);
-static void	set_mode(struct daemon_state *, enum mode, const char *);
-static long long seconds(const char *, const char *, long long);
-static int	facility(const char *, const char *);
-static void	check(struct daemon_state *, int);
-static void	add_env(struct daemon_state *, char *);
-static void	set_log(struct logfile *, const char *);
+/* The modes an option belongs to. */
+#define M_START		0x01	/* a start */
+#define M_SV		0x02	/* a start with -r */
+#define M_STATUS	0x04
+#define M_STOP		0x08
+#define M_SIGNAL	0x10
+#define M_RESTART	0x20
+#define M_VERBS		(M_STATUS | M_STOP | M_SIGNAL | M_RESTART)
+#define M_ALL		(M_START | M_SV | M_VERBS)
 
-static const char short_opts[] = "+:c:E:e:fhl:m:n:o:P:p:rs:t:u:Vv";
+/*
+ * Every option, once: getopt_long's table, the short option string, the
+ * check of which mode takes what, and --help are all made from this.
+ * In the order --help shows them.
+ */
+static const struct opt {
+	const char	*name;
+	int		 ch;	/* the short letter, or an OPT_ value */
+	int		 arg;	/* getopt_long's has_arg; -r has none */
+	unsigned int	 modes;
+	const char	*argname;	/* for --help */
+	const char	*help;	/* a '\n' continues below it */
+} opts[] = {
+	{ "chdir", 'c', required_argument, M_START, "DIR",
+	    "working directory of the daemon (default /)" },
+	{ "env", 'E', required_argument, M_START, "NAME=VALUE",
+	    "set a variable for the command; repeatable" },
+	{ "stderr", 'e', required_argument, M_START, "FILE",
+	    "append the command's stderr to FILE" },
+	{ "foreground", 'f', no_argument, M_START, NULL,
+	    "do not fork or detach; everything else as usual" },
+	{ "help", 'h', no_argument, M_ALL, NULL,
+	    "print this help and exit" },
+	{ "log", 'l', required_argument, M_START, "FILE",
+	    "append stdout and stderr to FILE" },
+	{ "umask", 'm', required_argument, M_START, "MODE",
+	    "octal umask of the daemon (default 022)" },
+	{ "notify", OPT_NOTIFY, no_argument, M_START, NULL,
+	    "wait for READY=1 on $NOTIFY_SOCKET (sd_notify)" },
+	{ "stdout", 'o', required_argument, M_START, "FILE",
+	    "append the command's stdout to FILE" },
+	{ "pidfile", 'p', required_argument, M_START | M_VERBS, "FILE",
+	    "write and lock the daemon's pid in FILE" },
+	{ "ready-fd", OPT_READY_FD, required_argument, M_START, "N",
+	    "wait for a newline on the daemon's descriptor N" },
+	{ "respawn", 'r', optional_argument, M_START, "[=WHEN]",
+	    "supervise: start the command again on-failure\n"
+	    "(the default) or always" },
+	{ "min-uptime", OPT_MIN_UPTIME, required_argument, M_SV, "S",
+	    "a shorter run is a failed start (10)" },
+	{ "backoff-max", OPT_BACKOFF_MAX, required_argument, M_SV, "S",
+	    "longest wait between failed starts (60)" },
+	{ "max-failures", OPT_MAX_FAILURES, required_argument, M_SV, "N",
+	    "failed starts in a row before giving up (5)" },
+	{ "stop-timeout", OPT_STOP_TIMEOUT, required_argument, M_SV, "S",
+	    "SIGTERM to SIGKILL when stopping the child (10)" },
+	{ "restart", OPT_RESTART, no_argument, M_RESTART, NULL,
+	    "restart a supervised command now" },
+	{ "supervisor-pidfile", 'P', required_argument, M_SV | M_VERBS,
+	    "FILE", "the supervisor's own pidfile (-r)" },
+	{ "timestamps", OPT_TIMESTAMPS, no_argument, M_SV, NULL,
+	    "an RFC 3339 time before each line (-r)" },
+	{ "syslog", OPT_SYSLOG, optional_argument, M_SV, "[=FACILITY]",
+	    "each line to syslog too, as NAME (-r)" },
+	{ "name", 'n', required_argument, M_SV, "NAME",
+	    "the syslog tag (default: the command's name)" },
+	{ "stop-signal", 's', required_argument, M_STOP, "SIG",
+	    "the signal --stop sends (default TERM)" },
+	{ "signal", OPT_SIGNAL, required_argument, M_SIGNAL, "SIG",
+	    "send SIG to the running daemon" },
+	{ "status", OPT_STATUS, no_argument, M_STATUS, NULL,
+	    "report whether the daemon runs (LSB codes)" },
+	{ "stop", OPT_STOP, no_argument, M_STOP, NULL,
+	    "stop the running daemon" },
+	{ "timeout", 't', required_argument, M_START | M_STOP, "SECONDS",
+	    "readiness wait (60), or --stop's grace period (10)" },
+	{ "user", 'u', required_argument, M_START, "USER[:GROUP]",
+	    "run the command as USER (without root: yourself)" },
+	{ "version", 'V', no_argument, M_ALL, NULL,
+	    "print the version and exit" },
+	{ "verbose", 'v', no_argument, M_ALL, NULL,
+	    "say what is done on stderr" },
+};
+#define NOPTS	(sizeof(opts) / sizeof(opts[0]))
+
+static const char synopsis[] =
+    "usage: daemonize [-fhrVv] [-c dir] [-E name=value] [-e file] "
+    "[-l file]\n"
+    "                 [-m umask] [-o file] [-P pidfile] [-p pidfile] "
+    "[-u user[:group]]\n"
+    "                 [--notify | --ready-fd n] [-t seconds] "
+    "[--] command [arg ...]\n"
+    "       daemonize --status | --stop [-s signal] [-t seconds] | "
+    "--signal signal |\n"
+    "                 --restart [-v] -p pidfile | -P pidfile\n";
+
+static const char exit_codes[] =
+    "Exit status: 0 running, 1 system error, 2 usage, 3 already running,\n"
+    "4 died or timed out before ready, 126 command cannot be executed,\n"
+    "127 command not found.\n";
 
 static const struct {
 	const char	*name;
@@ -71,107 +162,114 @@ static const struct {
 	{ "local7", LOG_LOCAL7 },
 };
 
-static const struct option long_opts[] = {
-	{ "backoff-max", required_argument,	NULL,	OPT_BACKOFF_MAX },
-	{ "chdir",	required_argument,	NULL,	'c' },
-	{ "env",	required_argument,	NULL,	'E' },
-	{ "stderr",	required_argument,	NULL,	'e' },
-	{ "foreground",	no_argument,		NULL,	'f' },
-	{ "help",	no_argument,		NULL,	'h' },
-	{ "log",	required_argument,	NULL,	'l' },
-	{ "umask",	required_argument,	NULL,	'm' },
-	{ "stdout",	required_argument,	NULL,	'o' },
-	{ "max-failures", required_argument,	NULL,	OPT_MAX_FAILURES },
-	{ "min-uptime",	required_argument,	NULL,	OPT_MIN_UPTIME },
-	{ "name",	required_argument,	NULL,	'n' },
-	{ "notify",	no_argument,		NULL,	OPT_NOTIFY },
-	{ "pidfile",	required_argument,	NULL,	'p' },
-	{ "ready-fd",	required_argument,	NULL,	OPT_READY_FD },
-	{ "respawn",	optional_argument,	NULL,	'r' },
-	{ "restart",	no_argument,		NULL,	OPT_RESTART },
-	{ "signal",	required_argument,	NULL,	OPT_SIGNAL },
-	{ "status",	no_argument,		NULL,	OPT_STATUS },
-	{ "stop",	no_argument,		NULL,	OPT_STOP },
-	{ "stop-signal", required_argument,	NULL,	's' },
-	{ "stop-timeout", required_argument,	NULL,	OPT_STOP_TIMEOUT },
-	{ "supervisor-pidfile", required_argument, NULL, 'P' },
-	{ "syslog",	optional_argument,	NULL,	OPT_SYSLOG },
-	{ "timestamps",	no_argument,		NULL,	OPT_TIMESTAMPS },
-	{ "timeout",	required_argument,	NULL,	't' },
-	{ "user",	required_argument,	NULL,	'u' },
-	{ "version",	no_argument,		NULL,	'V' },
-	{ "verbose",	no_argument,		NULL,	'v' },
-	{ NULL,		0,			NULL,	0 }
-};
+static const struct opt *find(int);
+static bool	is_verb(const struct opt *);
+static const char *flag(const struct opt *, char *, size_t);
+static void	make_getopt(char *, struct option *);
+static mode_t	parse_umask(const char *);
+static void	set_mode(struct daemon_state *, enum mode, const char *);
+static long long seconds(const char *, const char *, long long);
+static int	facility(const char *, const char *);
+static void	add_env(struct daemon_state *, char *);
+static void	set_path(char **, const char *, const char *);
+static void	start_option(struct daemon_state *, int, char *, const char *);
+static void	sv_option(struct daemon_state *, int, const char *,
+		    const char *);
+static void	verb_option(struct daemon_state *, int, const char *);
+static void	unknown(int, char **, const char *)
+		    __attribute__((__noreturn__));
+static unsigned int mode_bit(const struct daemon_state *);
+static const char *verb_name(enum mode);
+static void	verb_takes(unsigned int, char *, size_t);
+static void	check_modes(const struct daemon_state *, const bool *);
+static void	check(struct daemon_state *, int);
+
+static const struct opt *
+find(int ch)
+{
+	size_t i;
+
+	for (i = 0; i < NOPTS; i++)
+		if (opts[i].ch == ch)
+			return (&opts[i]);
+	return (NULL);
+}
+
+/* The options that choose a mode, and those that leave at once. */
+static bool
+is_verb(const struct opt *o)
+{
+	return (o->ch == OPT_STATUS || o->ch == OPT_STOP ||
+	    o->ch == OPT_SIGNAL || o->ch == OPT_RESTART || o->ch == 'h' ||
+	    o->ch == 'V');
+}
+
+/* The option as a user would write it: "-p", or "--notify". */
+static const char *
+flag(const struct opt *o, char *buf, size_t size)
+{
+	if (o->ch < 256)
+		(void)snprintf(buf, size, "-%c", o->ch);
+	else
+		(void)snprintf(buf, size, "--%s", o->name);
+	return (buf);
+}
+
+/* The short option string and getopt_long's table, from opts[]. */
+static void
+make_getopt(char *shorts, struct option *longs)
+{
+	size_t i;
+	char *p;
+
+	p = shorts;
+	/* Stop at the command; report a missing argument as ':'. */
+	*p++ = '+';
+	*p++ = ':';
+	for (i = 0; i < NOPTS; i++) {
+		longs[i] = (struct option){ opts[i].name, opts[i].arg, NULL,
+		    opts[i].ch };
+		if (opts[i].ch >= 256)
+			continue;
+		*p++ = (char)opts[i].ch;
+		if (opts[i].arg == required_argument)
+			*p++ = ':';
+	}
+	*p = '\0';
+	longs[NOPTS] = (struct option){ NULL, 0, NULL, 0 };
+}
 
 void
 options_usage(void)
 {
-	printf("usage: daemonize [-fhrVv] [-c dir] [-E name=value] [-e file] "
-	    "[-l file]\n"
-	    "                 [-m umask] [-o file] [-P pidfile] [-p pidfile] "
-	    "[-u user[:group]]\n"
-	    "                 [--notify | --ready-fd n] [-t seconds] "
-	    "[--] command [arg ...]\n"
-	    "       daemonize --status | --stop [-s signal] [-t seconds] | "
-	    "--signal signal |\n"
-	    "                 --restart [-v] -p pidfile | -P pidfile\n"
-	    "\n"
-	    "  -c, --chdir DIR         working directory of the daemon "
-	    "(default /)\n"
-	    "  -E, --env NAME=VALUE    set a variable for the command; "
-	    "repeatable\n"
-	    "  -e, --stderr FILE       append the command's stderr to FILE\n"
-	    "  -f, --foreground        do not fork or detach; "
-	    "everything else as usual\n"
-	    "  -h, --help              print this help and exit\n"
-	    "  -l, --log FILE          append stdout and stderr to FILE\n"
-	    "  -m, --umask MODE        octal umask of the daemon "
-	    "(default 022)\n"
-	    "      --notify            wait for READY=1 on $NOTIFY_SOCKET "
-	    "(sd_notify)\n"
-	    "  -o, --stdout FILE       append the command's stdout to FILE\n"
-	    "  -p, --pidfile FILE      write and lock the daemon's pid "
-	    "in FILE\n"
-	    "      --ready-fd N        wait for a newline on the daemon's "
-	    "descriptor N\n"
-	    "  -r, --respawn[=WHEN]    supervise: start the command again "
-	    "on-failure\n"
-	    "                          (the default) or always\n"
-	    "      --min-uptime S      a shorter run is a failed start "
-	    "(10)\n"
-	    "      --backoff-max S     longest wait between failed starts "
-	    "(60)\n"
-	    "      --max-failures N    failed starts in a row before giving "
-	    "up (5)\n"
-	    "      --stop-timeout S    SIGTERM to SIGKILL when stopping the "
-	    "child (10)\n"
-	    "      --restart           restart a supervised command now\n"
-	    "  -P, --supervisor-pidfile FILE  the supervisor's own pidfile "
-	    "(-r)\n"
-	    "      --timestamps        an RFC 3339 time before each line "
-	    "(-r)\n"
-	    "      --syslog[=FACILITY] each line to syslog too, as NAME "
-	    "(-r)\n"
-	    "  -n, --name NAME         the syslog tag (default: the "
-	    "command's name)\n"
-	    "  -s, --stop-signal SIG   the signal --stop sends "
-	    "(default TERM)\n"
-	    "      --signal SIG        send SIG to the running daemon\n"
-	    "      --status            report whether the daemon runs "
-	    "(LSB codes)\n"
-	    "      --stop              stop the running daemon\n"
-	    "  -t, --timeout SECONDS   readiness wait (60), or --stop's "
-	    "grace period (10)\n"
-	    "  -u, --user USER[:GROUP] run the command as USER "
-	    "(without root: yourself)\n"
-	    "  -V, --version           print the version and exit\n"
-	    "  -v, --verbose           say what is done on stderr\n"
-	    "\n"
-	    "Exit status: 0 running, 1 system error, 2 usage, "
-	    "3 already running,\n"
-	    "4 died or timed out before ready, 126 command cannot be "
-	    "executed,\n127 command not found.\n");
+	char left[64];
+	const char *h, *nl;
+	size_t i;
+	int n;
+
+	(void)fputs(synopsis, stdout);
+	(void)putchar('\n');
+	for (i = 0; i < NOPTS; i++) {
+		if (opts[i].ch < 256)
+			n = snprintf(left, sizeof(left), "  -%c, --%s",
+			    opts[i].ch, opts[i].name);
+		else
+			n = snprintf(left, sizeof(left), "      --%s",
+			    opts[i].name);
+		if (opts[i].argname != NULL)
+			(void)snprintf(left + n, sizeof(left) - (size_t)n,
+			    "%s%s", opts[i].argname[0] == '[' ? "" : " ",
+			    opts[i].argname);
+		/* The help at column 26, or two spaces after a long left. */
+		printf("%-*s", strlen(left) < 25 ? 26 : (int)strlen(left) + 2,
+		    left);
+		for (h = opts[i].help; (nl = strchr(h, '\n')) != NULL;
+		    h = nl + 1)
+			printf("%.*s\n%26s", (int)(nl - h), h, "");
+		printf("%s\n", h);
+	}
+	(void)putchar('\n');
+	(void)fputs(exit_codes, stdout);
 }
 
 /*
@@ -197,6 +295,24 @@ options_absolute(const char *path)
 	return (abs);
 }
 
+/*
+ * strtonum(3), but digits only: it would take leading blanks and a '+',
+ * so that " 0" named root.  A '-' only where negative numbers are meant.
+ */
+long long
+options_number(const char *s, long long min, long long max,
+    const char **errstr)
+{
+	const char *p;
+
+	p = s + (min < 0 && *s == '-');
+	if (*p == '\0' || strspn(p, "0123456789") != strlen(p)) {
+		*errstr = "invalid";
+		return (0);
+	}
+	return (strtonum(s, min, max, errstr));
+}
+
 /* A signal by name, with or without "SIG", or by number. */
 int
 options_signal(const char *s)
@@ -209,7 +325,7 @@ options_signal(const char *s)
 	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
 		if (strcasecmp(name, signals[i].name) == 0)
 			return (signals[i].number);
-	sig = (int)strtonum(s, 1, NSIG - 1, &errstr);
+	sig = (int)options_number(s, 1, NSIG - 1, &errstr);
 	if (errstr != NULL)
 		errx(EXIT_USAGE, "%s: no such signal", s);
 	return (sig);
@@ -247,7 +363,7 @@ seconds(const char *arg, const char *opt, long long min)
 	const char *errstr;
 	long long v;
 
-	v = strtonum(arg, min, 31536000, &errstr);
+	v = options_number(arg, min, 31536000, &errstr);
 	if (errstr != NULL)
 		errx(EXIT_USAGE, "%s %s: %s (%lld to 31536000)", opt, arg,
 		    errstr, min);
@@ -302,211 +418,277 @@ add_env(struct daemon_state *ds, char *arg)
 }
 
 static void
-set_log(struct logfile *lf, const char *arg)
+set_path(char **path, const char *arg, const char *empty)
 {
 	if (*arg == '\0')
-		errx(EXIT_USAGE, "empty log file name");
-	free(lf->path);
-	lf->path = options_absolute(arg);
+		errx(EXIT_USAGE, "%s", empty);
+	free(*path);
+	*path = options_absolute(arg);
+}
+
+/* What a start of the daemon takes: where, who, what it reads, how. */
+static void
+start_option(struct daemon_state *ds, int ch, char *arg, const char *cur)
+{
+	const char *errstr, *when;
+
+	switch (ch) {
+	case 'c':
+		set_path(&ds->chdir_dir, arg, "empty directory name");
+		break;
+	case 'E':
+		add_env(ds, arg);
+		break;
+	case 'e':
+		set_path(&ds->err.path, arg, "empty log file name");
+		break;
+	case 'f':
+		ds->foreground = true;
+		break;
+	case 'l':
+		set_path(&ds->out.path, arg, "empty log file name");
+		set_path(&ds->err.path, arg, "empty log file name");
+		break;
+	case 'm':
+		ds->umask = parse_umask(arg);
+		break;
+	case 'o':
+		set_path(&ds->out.path, arg, "empty log file name");
+		break;
+	case 'r':
+		/* Only --respawn=WHEN has a value; -r never does. */
+		when = strncmp(cur, "--", 2) == 0 ? strchr(cur, '=') : NULL;
+		if (when == NULL || strcmp(when + 1, "on-failure") == 0)
+			ds->respawn = RESPAWN_FAILURE;
+		else if (strcmp(when + 1, "always") == 0)
+			ds->respawn = RESPAWN_ALWAYS;
+		else
+			errx(EXIT_USAGE, "%s: not on-failure or always", cur);
+		break;
+	case 'u':
+		ds->user_spec = arg;
+		break;
+	case OPT_NOTIFY:
+		if (ds->ready == READY_FD)
+			errx(EXIT_USAGE, "--notify: not with --ready-fd");
+		ds->ready = READY_NOTIFY;
+		break;
+	case OPT_READY_FD:
+		if (ds->ready == READY_NOTIFY)
+			errx(EXIT_USAGE, "--ready-fd: not with --notify");
+		ds->ready = READY_FD;
+		ds->ready_fd = (int)options_number(arg, 3, 1048575, &errstr);
+		if (errstr != NULL)
+			errx(EXIT_USAGE, "--ready-fd %s: %s (3 to 1048575)",
+			    arg, errstr);
+		break;
+	}
+}
+
+/* What only the supervisor of -r takes: its policy and its logging. */
+static void
+sv_option(struct daemon_state *ds, int ch, const char *arg, const char *cur)
+{
+	const char *when;
+
+	switch (ch) {
+	case 'n':
+		if (*arg == '\0')
+			errx(EXIT_USAGE, "empty name");
+		ds->name = arg;
+		break;
+	case OPT_SYSLOG:
+		ds->syslog = true;
+		ds->syslog_facility = LOG_DAEMON;
+		/* Only --syslog=FACILITY carries a value. */
+		if ((when = strchr(cur, '=')) != NULL)
+			ds->syslog_facility = facility(cur, when + 1);
+		break;
+	case OPT_TIMESTAMPS:
+		ds->timestamps = true;
+		break;
+	case OPT_BACKOFF_MAX:
+		ds->backoff_max = seconds(arg, "--backoff-max", 1);
+		break;
+	case OPT_MAX_FAILURES:
+		ds->max_failures = seconds(arg, "--max-failures", 1);
+		break;
+	case OPT_MIN_UPTIME:
+		ds->min_uptime = seconds(arg, "--min-uptime", 0);
+		break;
+	case OPT_STOP_TIMEOUT:
+		ds->stop_timeout = seconds(arg, "--stop-timeout", 1);
+		break;
+	}
+}
+
+/* The verbs, the pidfiles they and a start share, and the rest. */
+static void
+verb_option(struct daemon_state *ds, int ch, const char *arg)
+{
+	const char *errstr;
+
+	switch (ch) {
+	case 'h':
+		options_usage();
+		exit(EXIT_OK);
+	case 'P':
+		set_path(&ds->svpid.path, arg, "empty pidfile name");
+		break;
+	case 'p':
+		set_path(&ds->pid.path, arg, "empty pidfile name");
+		break;
+	case 's':
+		ds->signal = options_signal(arg);
+		break;
+	case 't':
+		ds->timeout = options_number(arg, 1, 31536000, &errstr);
+		if (errstr != NULL)
+			errx(EXIT_USAGE, "-t %s: %s (1 to 31536000 seconds)",
+			    arg, errstr);
+		break;
+	case 'V':
+		printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+		exit(EXIT_OK);
+	case 'v':
+		ds->verbose++;
+		break;
+	case OPT_RESTART:
+		set_mode(ds, MODE_RESTART, "--restart");
+		break;
+	case OPT_SIGNAL:
+		set_mode(ds, MODE_SIGNAL, "--signal");
+		ds->signal = options_signal(arg);
+		break;
+	case OPT_STATUS:
+		set_mode(ds, MODE_STATUS, "--status");
+		break;
+	case OPT_STOP:
+		set_mode(ds, MODE_STOP, "--stop");
+		break;
+	}
+}
+
+/* getopt_long's '?' or ':', in our words. */
+static void
+unknown(int ch, char **argv, const char *cur)
+{
+	if (ch == ':')
+		errx(EXIT_USAGE, "%s: option requires an argument",
+		    argv[optind - 1]);
+	if (strncmp(cur, "--", 2) == 0) {
+		if (optopt != 0 && strchr(cur, '=') != NULL)
+			errx(EXIT_USAGE, "%s: option takes no value", cur);
+		errx(EXIT_USAGE, "%s: unknown option (see daemonize --help)",
+		    cur);
+	}
+	errx(EXIT_USAGE, "-%c: unknown option (see daemonize --help)",
+	    optopt);
+}
+
+static unsigned int
+mode_bit(const struct daemon_state *ds)
+{
+	switch (ds->mode) {
+	case MODE_STATUS:	return (M_STATUS);
+	case MODE_STOP:		return (M_STOP);
+	case MODE_SIGNAL:	return (M_SIGNAL);
+	case MODE_RESTART:	return (M_RESTART);
+	default:
+		return (ds->respawn != RESPAWN_NO ? M_START | M_SV : M_START);
+	}
+}
+
+static const char *
+verb_name(enum mode mode)
+{
+	switch (mode) {
+	case MODE_STATUS:	return ("--status");
+	case MODE_STOP:		return ("--stop");
+	case MODE_SIGNAL:	return ("--signal");
+	case MODE_RESTART:	return ("--restart");
+	default:		return ("a start");
+	}
+}
+
+/* "-p, -P and -v": what a verb takes, itself and -h and -V aside. */
+static void
+verb_takes(unsigned int mode, char *list, size_t size)
+{
+	char name[32];
+	size_t i, last, len;
+
+	last = NOPTS;
+	for (i = 0; i < NOPTS; i++)
+		if ((opts[i].modes & mode) != 0 && !is_verb(&opts[i]))
+			last = i;
+	len = 0;
+	list[0] = '\0';
+	for (i = 0; i < NOPTS && len < size; i++) {
+		if ((opts[i].modes & mode) == 0 || is_verb(&opts[i]))
+			continue;
+		len += (size_t)snprintf(list + len, size - len, "%s%s",
+		    len == 0 ? "" : i == last ? " and " : ", ",
+		    flag(&opts[i], name, sizeof(name)));
+	}
+}
+
+/*
+ * Each option given must belong to the mode: a verb says what it takes,
+ * from the table; a start says what the option needs.
+ */
+static void
+check_modes(const struct daemon_state *ds, const bool *seen)
+{
+	char list[256], name[32];
+	unsigned int mode;
+	size_t i;
+
+	mode = mode_bit(ds);
+	for (i = 0; i < NOPTS; i++) {
+		if (!seen[i] || (opts[i].modes & mode) != 0)
+			continue;
+		(void)flag(&opts[i], name, sizeof(name));
+		if (ds->mode == MODE_START && (opts[i].modes & M_SV) != 0)
+			errx(EXIT_USAGE, "%s: only with -r", name);
+		if (ds->mode == MODE_START)
+			errx(EXIT_USAGE, "%s: only with --stop", name);
+		verb_takes(mode, list, sizeof(list));
+		errx(EXIT_USAGE, "%s: takes only %s", verb_name(ds->mode),
+		    list);
+	}
 }
 
 void
 options_parse(struct daemon_state *ds, int argc, char **argv)
 {
-	const char *errstr, *cur, *when, *sv_only = NULL;
-	bool stop_signal = false, start_only = false;
+	char shorts[2 + 2 * NOPTS + 1];
+	struct option longs[NOPTS + 1];
+	bool seen[NOPTS] = { false };
+	const struct opt *o;
+	const char *cur;
 	int ch;
 
+	make_getopt(shorts, longs);
 	opterr = 0;
 	for (;;) {
 		/* The word getopt works on, for messages about it. */
 		cur = optind < argc ? argv[optind] : "";
-		if ((ch = getopt_long(argc, argv, short_opts, long_opts,
-		    NULL)) == -1)
+		if ((ch = getopt_long(argc, argv, shorts, longs, NULL)) == -1)
 			break;
-		switch (ch) {
-		case 'c':
-			start_only = true;
-			if (*optarg == '\0')
-				errx(EXIT_USAGE, "empty directory name");
-			free(ds->chdir_dir);
-			ds->chdir_dir = options_absolute(optarg);
-			break;
-		case 'E':
-			start_only = true;
-			add_env(ds, optarg);
-			break;
-		case 'e':
-			start_only = true;
-			set_log(&ds->err, optarg);
-			break;
-		case 'f':
-			start_only = true;
-			ds->foreground = true;
-			break;
-		case 'h':
-			options_usage();
-			exit(EXIT_OK);
-		case 'l':
-			start_only = true;
-			set_log(&ds->out, optarg);
-			set_log(&ds->err, optarg);
-			break;
-		case 'm':
-			start_only = true;
-			ds->umask = parse_umask(optarg);
-			break;
-		case 'o':
-			start_only = true;
-			set_log(&ds->out, optarg);
-			break;
-		case 'n':
-			sv_only = "-n";
-			start_only = true;
-			if (*optarg == '\0')
-				errx(EXIT_USAGE, "empty name");
-			ds->name = optarg;
-			break;
-		case OPT_SYSLOG:
-			sv_only = "--syslog";
-			start_only = true;
-			ds->syslog = true;
-			ds->syslog_facility = LOG_DAEMON;
-			/* Only --syslog=FACILITY carries a value. */
-			if ((when = strchr(cur, '=')) != NULL)
-				ds->syslog_facility = facility(cur, when + 1);
-			break;
-		case OPT_TIMESTAMPS:
-			sv_only = "--timestamps";
-			start_only = true;
-			ds->timestamps = true;
-			break;
-		case 'P':
-			if (*optarg == '\0')
-				errx(EXIT_USAGE, "empty pidfile name");
-			free(ds->svpid.path);
-			ds->svpid.path = options_absolute(optarg);
-			break;
-		case 'p':
-			if (*optarg == '\0')
-				errx(EXIT_USAGE, "empty pidfile name");
-			free(ds->pid.path);
-			ds->pid.path = options_absolute(optarg);
-			break;
-		case 'r':
-			start_only = true;
-			/* Only --respawn=WHEN has a value; -r never does. */
-			when = strncmp(cur, "--", 2) == 0 ? strchr(cur, '=') :
-			    NULL;
-			if (when == NULL || strcmp(when + 1, "on-failure") == 0)
-				ds->respawn = RESPAWN_FAILURE;
-			else if (strcmp(when + 1, "always") == 0)
-				ds->respawn = RESPAWN_ALWAYS;
-			else
-				errx(EXIT_USAGE, "%s: not on-failure or always",
-				    cur);
-			break;
-		case OPT_BACKOFF_MAX:
-			sv_only = "--backoff-max";
-			start_only = true;
-			ds->backoff_max = seconds(optarg, "--backoff-max", 1);
-			break;
-		case OPT_MAX_FAILURES:
-			sv_only = "--max-failures";
-			start_only = true;
-			ds->max_failures = seconds(optarg, "--max-failures", 1);
-			break;
-		case OPT_MIN_UPTIME:
-			sv_only = "--min-uptime";
-			start_only = true;
-			ds->min_uptime = seconds(optarg, "--min-uptime", 0);
-			break;
-		case OPT_STOP_TIMEOUT:
-			sv_only = "--stop-timeout";
-			start_only = true;
-			ds->stop_timeout = seconds(optarg, "--stop-timeout", 1);
-			break;
-		case OPT_RESTART:
-			set_mode(ds, MODE_RESTART, "--restart");
-			break;
-		case 's':
-			ds->signal = options_signal(optarg);
-			stop_signal = true;
-			break;
-		case 't':
-			ds->timeout = strtonum(optarg, 1, 31536000, &errstr);
-			if (errstr != NULL)
-				errx(EXIT_USAGE, "-t %s: %s (1 to 31536000 "
-				    "seconds)", optarg, errstr);
-			break;
-		case 'u':
-			start_only = true;
-			ds->user_spec = optarg;
-			break;
-		case OPT_NOTIFY:
-			start_only = true;
-			if (ds->ready == READY_FD)
-				errx(EXIT_USAGE, "--notify: not with "
-				    "--ready-fd");
-			ds->ready = READY_NOTIFY;
-			break;
-		case OPT_READY_FD:
-			start_only = true;
-			if (ds->ready == READY_NOTIFY)
-				errx(EXIT_USAGE, "--ready-fd: not with "
-				    "--notify");
-			ds->ready = READY_FD;
-			ds->ready_fd = (int)strtonum(optarg, 3, 1048575,
-			    &errstr);
-			if (errstr != NULL)
-				errx(EXIT_USAGE, "--ready-fd %s: %s (3 to "
-				    "1048575)", optarg, errstr);
-			break;
-		case OPT_SIGNAL:
-			set_mode(ds, MODE_SIGNAL, "--signal");
-			ds->signal = options_signal(optarg);
-			break;
-		case OPT_STATUS:
-			set_mode(ds, MODE_STATUS, "--status");
-			break;
-		case OPT_STOP:
-			set_mode(ds, MODE_STOP, "--stop");
-			break;
-		case 'V':
-			printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-			exit(EXIT_OK);
-		case 'v':
-			ds->verbose++;
-			break;
-		case ':':
-			errx(EXIT_USAGE, "%s: option requires an argument",
-			    argv[optind - 1]);
-		default:
-			if (strncmp(cur, "--", 2) == 0) {
-				if (optopt != 0 && strchr(cur, '=') != NULL)
-					errx(EXIT_USAGE, "%s: option takes no "
-					    "value", cur);
-				errx(EXIT_USAGE, "%s: unknown option "
-				    "(see daemonize --help)", cur);
-			}
-			errx(EXIT_USAGE, "-%c: unknown option "
-			    "(see daemonize --help)", optopt);
-		}
+		if ((o = find(ch)) == NULL)
+			unknown(ch, argv, cur);
+		seen[o - opts] = true;
+		/* Each takes its own letters and leaves the rest alone. */
+		start_option(ds, ch, optarg, cur);
+		sv_option(ds, ch, optarg, cur);
+		verb_option(ds, ch, optarg);
 	}
 	argc -= optind;
 	argv += optind;
 
-	if (stop_signal && ds->mode != MODE_STOP)
-		errx(EXIT_USAGE, "-s: only with --stop");
-	if (sv_only != NULL && ds->mode == MODE_START &&
-	    ds->respawn == RESPAWN_NO)
-		errx(EXIT_USAGE, "%s: only with -r", sv_only);
-	if (start_only && ds->mode != MODE_START)
-		errx(EXIT_USAGE, "%s: takes only -P, -p, -s, -t and -v",
-		    ds->mode == MODE_STATUS ? "--status" :
-		    ds->mode == MODE_STOP ? "--stop" :
-		    ds->mode == MODE_SIGNAL ? "--signal" : "--restart");
-	if (ds->mode == MODE_STOP && !stop_signal)
+	check_modes(ds, seen);
+	if (ds->mode == MODE_STOP && !seen[find('s') - opts])
 		ds->signal = SIGTERM;
 	check(ds, argc);
 	if (ds->mode == MODE_START && *argv[0] == '\0')
@@ -524,9 +706,7 @@ check(struct daemon_state *ds, int argc)
 	const char *verb;
 
 	if (ds->mode != MODE_START) {
-		verb = ds->mode == MODE_STATUS ? "--status" :
-		    ds->mode == MODE_STOP ? "--stop" :
-		    ds->mode == MODE_SIGNAL ? "--signal" : "--restart";
+		verb = verb_name(ds->mode);
 		/* The verbs take either pidfile of a supervised service. */
 		if (ds->pid.path != NULL && ds->svpid.path != NULL)
 			errx(EXIT_USAGE, "%s: -p or -P, not both", verb);
@@ -538,15 +718,10 @@ check(struct daemon_state *ds, int argc)
 			errx(EXIT_USAGE, "%s: needs -p pidfile", verb);
 		if (argc != 0)
 			errx(EXIT_USAGE, "%s: takes no command", verb);
-		if (ds->timeout != -1 && ds->mode != MODE_STOP)
-			errx(EXIT_USAGE, "-t: not with %s", verb);
 		return;
 	}
 	if (argc == 0)
 		errx(EXIT_USAGE, "no command given (see daemonize --help)");
-	if (ds->svpid.path != NULL && ds->respawn == RESPAWN_NO)
-		errx(EXIT_USAGE, "-P: only with -r");
-
 	if (ds->respawn != RESPAWN_NO && ds->foreground)
 		errx(EXIT_USAGE, "-r: not with -f");
 	if (ds->ready != READY_EXEC && ds->foreground)

@@ -374,13 +374,15 @@ read_notify(struct daemon_state *ds, int repfd, pid_t pid, pid_t *mainpid,
 			else if (strncmp(line, "STATUS=", 7) == 0)
 				(void)strlcpy(status, line + 7, STATUS_MAX + 1);
 			else if (strncmp(line, "ERRNO=", 6) == 0) {
-				v = strtonum(line + 6, 1, INT_MAX, &errstr);
+				v = options_number(line + 6, 1, INT_MAX,
+				    &errstr);
 				if (errstr == NULL) {
 					*errnum = (int)v;
 					result = STEP_NOTIFY_ERRNO;
 				}
 			} else if (strncmp(line, "MAINPID=", 8) == 0) {
-				v = strtonum(line + 8, 2, INT_MAX, &errstr);
+				v = options_number(line + 8, 2, INT_MAX,
+				    &errstr);
 				if (errstr == NULL && trusted((pid_t)v, pid)) {
 					*mainpid = (pid_t)v;
 					watch_main(*mainpid);
@@ -390,7 +392,7 @@ read_notify(struct daemon_state *ds, int repfd, pid_t pid, pid_t *mainpid,
 				}
 			} else if (strncmp(line, "EXTEND_TIMEOUT_USEC=", 20) ==
 			    0) {
-				v = strtonum(line + 20, 0, LLONG_MAX / 2,
+				v = options_number(line + 20, 0, LLONG_MAX / 2,
 				    &errstr);
 				if (errstr == NULL &&
 				    ready_now_ms() + v / 1000 > *deadline)

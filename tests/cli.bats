@@ -139,3 +139,57 @@ usage_error() {
 	usage_error "daemonize: --notify=x: option takes no value" --notify=x sleep 1
 	usage_error "daemonize: --help=x: option takes no value" --help=x
 }
+
+# table_options: "short long" for each row of the option table in
+# src/options.c ("-" where there is no short letter).
+table_options() {
+	awk '/^} opts\[\] = \{/ { on = 1; next }
+		on && /^};/ { exit }
+		on && match($0, /\{ "[a-z-]+", /) {
+			name = substr($0, RSTART + 3, RLENGTH - 6)
+			rest = substr($0, RSTART + RLENGTH)
+			short = rest ~ /^'\''.'\''/ ? substr(rest, 2, 1) : "-"
+			print short, name
+		}' "$BATS_TEST_DIRNAME/../src/options.c"
+}
+
+@test "every option of the table is in --help, the man page's SYNOPSIS and its description" {
+	local man=$BATS_TEST_DIRNAME/../man/daemonize.1 short long n=0
+	local synopsis help
+	synopsis=$(sed -n '/^\.Sh SYNOPSIS/,/^\.Sh DESCRIPTION/p' "$man")
+	help=$("$DAEMONIZE" --help)
+	while read -r short long; do
+		n=$((n + 1))
+		grep -qE -- "(^|[ ,])--$long([ =[]|$)" <<<"$help" ||
+			fail "--$long is not in --help"
+		grep -qF -- "Fl \\-$long" "$man" ||
+			fail "--$long is not in the man page"
+		grep -qE -- "^\.It Fl (\\\\-$long|$short .*Fl \\\\-$long)" "$man" ||
+			fail "--$long has no .It entry in the description"
+		if [ "$short" = - ]; then
+			grep -qF -- "Fl \\-$long" <<<"$synopsis" ||
+				fail "--$long is not in the SYNOPSIS"
+		else
+			grep -qE -- "^  -$short, --$long" <<<"$help" ||
+				fail "-$short is not beside --$long in --help"
+			grep -qE -- "Fl [a-zA-Z]*$short" <<<"$synopsis" ||
+				fail "-$short is not in the SYNOPSIS"
+		fi
+	done < <(table_options)
+	# The table was read at all: as many rows as --help has options.
+	[ "$n" -gt 20 ]
+	assert_equal "$n" "$(grep -cE '^  (-[a-zA-Z], |    )--[a-z]' <<<"$help")"
+}
+
+@test "numbers are digits only: no blanks, no sign" {
+	local v
+	for v in ' 10' '+10' '10 ' '1e3' ''; do
+		usage_error "daemonize: -t $v: invalid (1 to 31536000 seconds)" \
+			--stop -t "$v" -p "$T/d.pid"
+	done
+	usage_error "daemonize: --min-uptime +5: invalid (0 to 31536000)" \
+		-r --min-uptime +5 sleep 1
+	usage_error "daemonize: --ready-fd  5: invalid (3 to 1048575)" \
+		--ready-fd ' 5' sleep 1
+	usage_error "daemonize: -u:  0: no such user" -u ' 0' sleep 1
+}

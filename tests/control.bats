@@ -169,6 +169,10 @@ os.execv(sys.argv[1], sys.argv[1:])' "$DAEMONIZE" --stop -t 1 -p "$T/d.pid"
 
 @test "the verbs refuse options that only a start takes" {
 	run -2 --separate-stderr "$DAEMONIZE" --status -p "$T/d.pid" -l "$T/log"
-	assert_equal "$stderr" "daemonize: --status: takes only -P, -p, -s, -t and -v"
+	assert_equal "$stderr" "daemonize: --status: takes only -p, -P and -v"
+	run -2 --separate-stderr "$DAEMONIZE" --stop -p "$T/d.pid" -u nobody
+	assert_equal "$stderr" "daemonize: --stop: takes only -p, -P, -s, -t and -v"
+	run -2 --separate-stderr "$DAEMONIZE" --signal HUP -p "$T/d.pid" -s KILL
+	assert_equal "$stderr" "daemonize: --signal: takes only -p, -P and -v"
 	[ ! -e "$T/log" ]
 }
