@@ -4,9 +4,6 @@
 #include "config.h"
 
 #include <sys/types.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -39,14 +36,9 @@ static void
 run(struct daemon_state *ds, pid_t supervisor, int out, int err, int repfd)
 {
 	(void)setpgid(0, 0);
-#ifdef __linux__
-	/* Never run on unsupervised: our death is its SIGTERM. */
-	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != supervisor)
+	ds->supervisor = supervisor;
+	if (exec_tie(ds) == -1)
 		_exit(EXIT_ERR);
-#else
-	(void)supervisor;
-#endif
 	/* Forgotten first, so that a failure here cannot remove them. */
 	ds->pid.lockfd = ds->pid.writefd = -1;
 	ds->svpid.lockfd = ds->svpid.writefd = -1;

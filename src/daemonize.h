@@ -72,12 +72,21 @@ enum step {
 	STEP_STATUS,	/* value bytes of its last STATUS= follow */
 	STEP_MAINPID,	/* it named value as its main process */
 	STEP_PIPE,	/* -r: a run's pipes could not be made */
+	STEP_SUPERVISOR, /* -r: a run could not be tied to its supervisor */
+	STEP_DAEMON,	/* not a failure: from the middle, the daemon's pid */
 };
 
 /* One message on the status pipe: a step and its errno (or the pid). */
 struct status_msg {
 	int	step;
 	int	value;
+};
+
+/* What the caller learnt of a start from the status pipe. */
+struct outcome {
+	pid_t	group;	/* the daemon's process group, from the middle */
+	pid_t	pid;	/* the daemon, its MAINPID=, or the first run of -r */
+	bool	lost;	/* no verdict came: the middle process was killed */
 };
 
 /* A pidfile: its name and the two descriptors we hold on it. */
@@ -105,6 +114,7 @@ struct daemon_state {
 	char		 *chdir_dir;	/* absolute */
 	mode_t		  umask;
 	char		**env;		/* NAME=VALUE strings from -E */
+	pid_t		  supervisor;	/* in a run of -r: its supervisor */
 	size_t		  nenv;
 	bool		  foreground;
 	int		  verbose;
@@ -201,6 +211,7 @@ void	privs_refuse_setid(void);
 void	privs_resolve(struct daemon_state *);
 void	privs_assume(struct daemon_state *);
 int	privs_restore(struct daemon_state *);
+int	privs_try(const struct daemon_state *);
 int	privs_drop(const struct daemon_state *);
 int	privs_environ(const struct daemon_state *);
 
@@ -218,7 +229,7 @@ int	detach_start(struct daemon_state *);
 /* report.c */
 void	report_send(int, int, int);
 int	report_failure(const struct daemon_state *, const struct status_msg *);
-int	report_outcome(struct daemon_state *, int);
+int	report_outcome(struct daemon_state *, int, struct outcome *);
 const char *report_step_name(int);
 
 /* exec.c */
@@ -226,6 +237,7 @@ void	exec_resolve(struct daemon_state *);
 int	exec_arrange(struct daemon_state *, int *);
 void	exec_prepare(struct daemon_state *, int *);
 void	exec_command(struct daemon_state *, int) __attribute__((__noreturn__));
+int	exec_tie(const struct daemon_state *);
 void	exec_fail(struct daemon_state *, int, int)
 	    __attribute__((__noreturn__));
 

@@ -19,6 +19,7 @@
 static int	middle(struct daemon_state *, int);
 static void	caller(struct daemon_state *, pid_t, int)
 		    __attribute__((__noreturn__));
+static void	end_lost(pid_t, const struct outcome *);
 
 /*
  * The first child: a new session without a terminal, then a second fork
@@ -55,10 +56,32 @@ middle(struct daemon_state *ds, int repfd)
 	}
 	if (ds->ready == READY_EXEC)
 		_exit(EXIT_OK);
+	/* Should we be killed before the verdict, the caller ends it. */
+	report_send(repfd, STEP_DAEMON, (int)pid);
 	/* Only the daemon may hold the write end, or EOF never comes. */
 	if (ds->ready == READY_FD)
 		(void)close(ds->ready_pipe[1]);
 	ready_wait(ds, repfd, pid);
+}
+
+/*
+ * The middle process was killed while it waited for readiness: the
+ * caller says the start failed, so nothing of it may run on.  Only what
+ * is still in the middle's session is ours: a pid since reused is not.
+ */
+static void
+end_lost(pid_t middle, const struct outcome *out)
+{
+	pid_t pids[2] = { out->group, out->pid };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (pids[i] <= 0 || getsid(pids[i]) != middle)
+			continue;
+		if (getpgid(pids[i]) == pids[i])
+			(void)kill(-pids[i], SIGKILL);
+		(void)kill(pids[i], SIGKILL);
+	}
 }
 
 /*
@@ -70,6 +93,7 @@ middle(struct daemon_state *ds, int repfd)
 static void
 caller(struct daemon_state *ds, pid_t pid, int fd)
 {
+	struct outcome out;
 	int code, wstatus;
 
 	output_release(ds);
@@ -83,10 +107,12 @@ caller(struct daemon_state *ds, pid_t pid, int fd)
 	} else if (ds->ready == READY_NOTIFY)
 		(void)close(ds->notify_sock);
 
-	code = report_outcome(ds, fd);
+	code = report_outcome(ds, fd, &out);
 	while (waitpid(pid, &wstatus, 0) == -1)
 		if (errno != EINTR)
 			err(EXIT_ERR, "waitpid");
+	if (out.lost)
+		end_lost(pid, &out);
 	if (code != EXIT_OK)
 		exit(code);
 	(void)fflush(stdout);

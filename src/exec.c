@@ -4,6 +4,9 @@
 #include "config.h"
 
 #include <sys/types.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -267,6 +270,28 @@ exec_prepare(struct daemon_state *ds, int *repfd)
 }
 
 /*
+ * A run of -r never runs on unsupervised: the supervisor's death is its
+ * SIGTERM.  The kernel forgets this when the credentials change, so it
+ * is armed again after the drop; and the supervisor may already be gone
+ * by the time it is armed.  Nothing for the plain daemon.
+ */
+int
+exec_tie(const struct daemon_state *ds)
+{
+	if (ds->supervisor <= 0)
+		return (0);
+#ifdef __linux__
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		return (-1);
+	if (getppid() != ds->supervisor) {
+		errno = ESRCH;
+		return (-1);
+	}
+#endif
+	return (0);
+}
+
+/*
  * From the user to the exec: the steps the daemon and every run of the
  * supervisor take.  A failure goes to repfd, and the process exits.
  */
@@ -276,8 +301,12 @@ exec_command(struct daemon_state *ds, int repfd)
 	size_t i;
 	int step;
 
+	if (ds->foreground && (step = privs_try(ds)) != 0)
+		exec_fail(ds, repfd, step);
 	if ((step = privs_drop(ds)) != 0)
 		exec_fail(ds, repfd, step);
+	if (ds->change_user && exec_tie(ds) == -1)
+		exec_fail(ds, repfd, STEP_SUPERVISOR);
 	/* As the user, so that a directory it cannot use fails here. */
 	if (chdir(ds->chdir_dir) == -1)
 		exec_fail(ds, repfd, STEP_CHDIR);

@@ -144,8 +144,12 @@ acquire(struct pidfile *pf)
 			(void)unlink(pf->path);
 		errc(EXIT_ERR, serrno, "%s", pf->path);
 	}
-	if (fstat(fd, &lsb) == -1)
-		err(EXIT_ERR, "%s", pf->path);
+	if (fstat(fd, &lsb) == -1) {
+		serrno = errno;
+		if (!existed)
+			(void)unlink(pf->path);
+		errc(EXIT_ERR, serrno, "%s", pf->path);
+	}
 	if (!S_ISREG(lsb.st_mode))
 		errx(EXIT_ERR, "%s: not a regular file, refused", pf->path);
 	refuse_foreign(pf->path, &lsb);

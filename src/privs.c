@@ -7,6 +7,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -211,6 +212,36 @@ privs_drop(const struct daemon_state *ds)
 		return (STEP_VERIFY);
 	}
 	return (0);
+}
+
+/*
+ * With -f no caller stays behind, as root, to remove the pidfile when a
+ * step as the user fails: try the directory and the command as the user
+ * while root can still clean up.  Returns 0, or the step that failed.
+ */
+int
+privs_try(const struct daemon_state *ds)
+{
+	int serrno, step;
+
+	if (!ds->change_user)
+		return (0);
+	if (setgroups((size_t)ds->ngroups, ds->groups) == -1)
+		return (STEP_SETGROUPS);
+	if (setegid(ds->gid) == -1)
+		return (STEP_SETGID);
+	if (seteuid(ds->uid) == -1)
+		return (STEP_SETUID);
+	step = 0;
+	if (chdir(ds->chdir_dir) == -1)
+		step = STEP_CHDIR;
+	else if (faccessat(AT_FDCWD, ds->exec_path, X_OK, AT_EACCESS) == -1)
+		step = STEP_EXEC;
+	serrno = errno;
+	if (seteuid(0) == -1 || setegid(getgid()) == -1)
+		return (STEP_SETUID);
+	errno = serrno;
+	return (step);
 }
 
 /* HOME, USER, LOGNAME and SHELL of the user, as runuser(1) sets them. */

@@ -383,7 +383,9 @@ read_notify(struct daemon_state *ds, int repfd, pid_t pid, pid_t *mainpid,
 			} else if (strncmp(line, "MAINPID=", 8) == 0) {
 				v = options_number(line + 8, 2, INT_MAX,
 				    &errstr);
-				if (errstr == NULL && trusted((pid_t)v, pid)) {
+				/* Never this process, gone in a moment. */
+				if (errstr == NULL && (pid_t)v != getpid() &&
+				    trusted((pid_t)v, pid)) {
 					*mainpid = (pid_t)v;
 					watch_main(*mainpid);
 					(void)pidfile_store(&ds->pid, *mainpid);

@@ -109,6 +109,7 @@ report_step_name(int step)
 	case STEP_VERIFY:	return ("privileges not fully taken");
 	case STEP_ENV:		return ("environment");
 	case STEP_EXEC:		return ("exec");
+	case STEP_SUPERVISOR:	return ("tying it to the supervisor");
 	default:		return ("setup");
 	}
 }
@@ -221,16 +222,15 @@ report_failure(const struct daemon_state *ds, const struct status_msg *msg)
  * pipe is close-on-exec.  Returns the exit status.
  */
 int
-report_outcome(struct daemon_state *ds, int fd)
+report_outcome(struct daemon_state *ds, int fd, struct outcome *out)
 {
 	struct status_msg msg, failure = { 0, 0 };
 	char status_text[512] = "";
-	pid_t daemon_pid;
 	bool ready;
 	ssize_t n;
 	int code;
 
-	daemon_pid = -1;
+	*out = (struct outcome){ -1, -1, false };
 	ready = ds->ready == READY_EXEC;
 	for (;;) {
 		n = read(fd, &msg, sizeof(msg));
@@ -245,7 +245,10 @@ report_outcome(struct daemon_state *ds, int fd)
 		switch (msg.step) {
 		case STEP_PID:
 		case STEP_MAINPID:
-			daemon_pid = msg.value;
+			out->pid = msg.value;
+			break;
+		case STEP_DAEMON:
+			out->group = msg.value;
 			break;
 		case STEP_READY:
 			ready = true;
@@ -266,14 +269,15 @@ report_outcome(struct daemon_state *ds, int fd)
 	(void)close(fd);
 	ready_discard(ds);
 
-	if (failure.step == 0 && (daemon_pid == -1 || !ready)) {
-		/* Neither an exec nor a report: the daemon was killed. */
+	if (failure.step == 0 && (out->pid == -1 || !ready)) {
+		/* Neither an exec nor a verdict: a process was killed. */
 		failure.step = STEP_LOST;
+		out->lost = true;
 	}
 	if (failure.step == 0) {
 		if (ds->verbose)
 			warnx("%s: running as pid %ld", ds->argv[0],
-			    (long)daemon_pid);
+			    (long)out->pid);
 		return (EXIT_OK);
 	}
 	code = report_failure(ds, &failure);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemonize.h"
@@ -28,11 +29,24 @@ enum sv_state {
 	SV_STOPPING,	/* SIGTERM or SIGINT came: ending the child */
 };
 
-/* Signals that are the child's business: passed on unchanged. */
-static const int forwarded[] = {
-	SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP,
+/*
+ * Every catchable signal has a fate.  Ours are handled in the loop; the
+ * faults of a bug of our own kill us as they should (the run gets its
+ * SIGTERM from our death); these two are ignored; every other one is
+ * the run's business and passed on to it unchanged.
+ */
+static const int faults[] = { SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGSEGV };
+static const int ignored[] = {
+	SIGPIPE,
+	SIGXFSZ,	/* a log over the size limit: its writes are dropped */
 };
 
+/*
+ * A full self-pipe must lose no signal: the handler marks the signal
+ * pending, and the byte it writes only wakes the loop, which then looks
+ * at every mark.  A signal that comes twice before that is seen once.
+ */
+static volatile sig_atomic_t pending[NSIG];
 static int		sig_pipe[2] = { -1, -1 };
 static enum sv_state	state;
 static pid_t		child = -1;
@@ -42,7 +56,9 @@ static bool		restart_asked;
 static bool		answered;	/* the caller has had its answer */
 
 static void	on_signal(int);
+static bool	listed(int, const int *, size_t);
 static int	catch_signals(void);
+static void	take_signals(struct daemon_state *);
 static bool	start(struct daemon_state *);
 static void	back_off(struct daemon_state *);
 static void	child_exited(struct daemon_state *, int);
@@ -51,24 +67,35 @@ static void	leave(struct daemon_state *, int) __attribute__((__noreturn__));
 static char	**copy_args(char **);
 static void	title(const struct daemon_state *);
 static void	begin(struct daemon_state *, int);
+static bool	poll_failed(struct daemon_state *);
 
-/* The handler only wakes the loop up: the loop does the work. */
+/* The handler marks the signal and wakes the loop: the loop does the work. */
 static void
 on_signal(int sig)
 {
-	unsigned char c = (unsigned char)sig;
 	int serrno = errno;
 
-	(void)write(sig_pipe[1], &c, 1);
+	pending[sig] = 1;
+	(void)write(sig_pipe[1], "", 1);
 	errno = serrno;
+}
+
+static bool
+listed(int sig, const int *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (list[i] == sig)
+			return (true);
+	return (false);
 }
 
 static int
 catch_signals(void)
 {
-	const int ours[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 	struct sigaction sa;
-	size_t i;
+	int sig;
 
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		return (-1);
@@ -76,24 +103,35 @@ catch_signals(void)
 	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_RESTART;
 	(void)sigemptyset(&sa.sa_mask);
-	for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
-		if (sigaction(ours[i], &sa, NULL) == -1)
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP ||
+		    listed(sig, faults, sizeof(faults) / sizeof(faults[0])))
+			continue;
+		if (listed(sig, ignored, sizeof(ignored) / sizeof(ignored[0])))
+			(void)signal(sig, SIG_IGN);
+		/* The C library keeps a few real-time ones: EINVAL. */
+		else if (sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
 			return (-1);
-	for (i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		if (sigaction(forwarded[i], &sa, NULL) == -1)
-			return (-1);
-	/* Our own command, --restart, steals none of the child's signals. */
-	if (sigaction(SIGRTMIN + 1, &sa, NULL) == -1)
-		return (-1);
-	/* And the middle process's end: the caller has its answer. */
-	if (sigaction(SIGRTMIN + 2, &sa, NULL) == -1)
-		return (-1);
-	(void)signal(SIGPIPE, SIG_IGN);
-	/* A log over the file size limit fails writes: count them dropped. */
-	(void)signal(SIGXFSZ, SIG_IGN);
+	}
 	/* Whatever our caller blocked, we must hear these. */
-	(void)sigemptyset(&sa.sa_mask);
 	return (sigprocmask(SIG_SETMASK, &sa.sa_mask, NULL));
+}
+
+/* Every signal marked since the last look, each once. */
+static void
+take_signals(struct daemon_state *ds)
+{
+	char drain[64];
+	int sig;
+
+	while (read(sig_pipe[0], drain, sizeof(drain)) > 0)
+		continue;
+	for (sig = 1; sig < NSIG; sig++) {
+		if (!pending[sig])
+			continue;
+		pending[sig] = 0;
+		handle(ds, sig);
+	}
 }
 
 /* A start that could not exec counts as a failed start. */
@@ -338,6 +376,33 @@ begin(struct daemon_state *ds, int repfd)
 }
 
 /*
+ * poll(2) failed.  A signal is no failure; a lack of memory passes, so
+ * wait a moment and try again, saying so once; anything else is a bug
+ * that would spin, so say what and go, taking the run with us.  Returns
+ * whether the descriptors may be looked at.
+ */
+static bool
+poll_failed(struct daemon_state *ds)
+{
+	const struct timespec pause = { 0, 50 * 1000 * 1000 };
+	static bool said;
+
+	if (errno == EINTR)
+		return (true);
+	if (errno == ENOMEM || errno == EAGAIN) {
+		if (!said)
+			warn("poll: trying again");
+		said = true;
+		(void)nanosleep(&pause, NULL);
+		return (false);
+	}
+	warn("poll: the supervisor stops");
+	if (child > 0)
+		(void)kill(-child, SIGTERM);
+	leave(ds, EXIT_ERR);
+}
+
+/*
  * The daemon proper with -r: start the command, and again when it ends,
  * as the policy says.  Idle, it sleeps in poll(2) with no timeout.
  */
@@ -345,9 +410,7 @@ void
 supervise(struct daemon_state *ds, int repfd)
 {
 	struct pollfd pfd[3];
-	unsigned char sigs[64];
 	long long timeout, now;
-	ssize_t n, i;
 
 	begin(ds, repfd);
 	for (;;) {
@@ -363,14 +426,11 @@ supervise(struct daemon_state *ds, int repfd)
 			timeout = 60000;
 		pfd[0] = (struct pollfd){ sig_pipe[0], POLLIN, 0 };
 		logpipe_poll(&pfd[1]);
-		if (poll(pfd, 3, (int)timeout) == -1 && errno != EINTR)
-			leave(ds, EXIT_ERR);
+		if (poll(pfd, 3, (int)timeout) == -1 && !poll_failed(ds))
+			continue;
 		logpipe_pump(ds, &pfd[1], child);
-		if (pfd[0].revents != 0) {
-			while ((n = read(sig_pipe[0], sigs, sizeof(sigs))) > 0)
-				for (i = 0; i < n; i++)
-					handle(ds, sigs[i]);
-		}
+		if (pfd[0].revents != 0)
+			take_signals(ds);
 		now = ready_now_ms();
 		if (state == SV_BACKOFF && now >= next_start && !start(ds)) {
 			failures++;
