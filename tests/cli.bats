@@ -193,3 +193,13 @@ table_options() {
 		--ready-fd ' 5' sleep 1
 	usage_error "daemonize: -u:  0: no such user" -u ' 0' sleep 1
 }
+
+@test "a message is one line, whatever the arguments it echoes hold" {
+	run -127 --separate-stderr "$DAEMONIZE" -p "$T/d.pid" \
+		"$(printf 'svc\ndaemonize: forged')"
+	assert_equal "$stderr" 'daemonize: svc\ndaemonize: forged: command not found'
+	assert_equal "${#stderr_lines[@]}" 1
+	run -2 --separate-stderr "$DAEMONIZE" -E "$(printf 'A\tB\033')" sleep 1
+	assert_equal "$stderr" "daemonize: -E 'A\\tB\\033': not NAME=VALUE"
+	[ ! -e "$T/d.pid" ]
+}
