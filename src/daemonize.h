@@ -129,6 +129,8 @@ struct daemon_state {
 	long long	  stop_timeout;	/* seconds from SIGTERM to SIGKILL */
 	bool		  timestamps;	/* an RFC 3339 time before each line */
 	bool		  syslog;	/* each line to syslog too */
+	long long	  log_size;	/* --log-size bytes, or 0 */
+	long long	  log_keep;	/* --log-keep */
 	int		  syslog_facility;
 	const char	 *name;		/* -n: the syslog tag */
 
@@ -169,6 +171,7 @@ struct daemon_state {
 	.backoff_max = 60,						\
 	.max_failures = 5,						\
 	.stop_timeout = 10,						\
+	.log_keep = 5,							\
 }
 
 /* options.c */
@@ -221,7 +224,8 @@ void	output_open(struct daemon_state *);
 int	output_wire(struct daemon_state *);
 void	output_discard(struct daemon_state *);
 void	output_release(struct daemon_state *);
-void	output_reopen(struct daemon_state *);
+int	output_reopen(struct daemon_state *, const char *);
+int	output_rotate(const char *, long long, int, const char **);
 
 /* detach.c */
 int	detach_start(struct daemon_state *);
@@ -249,6 +253,10 @@ pid_t	child_start(struct daemon_state *, int *, int *);
 
 /* logpipe.c */
 struct pollfd;
+void	logpipe_init(const struct daemon_state *);
+void	logpipe_reopen(struct daemon_state *);
+long long logpipe_deadline(void);
+void	logpipe_tick(long long);
 void	logpipe_attach(int, int);
 void	logpipe_poll(struct pollfd *);
 void	logpipe_pump(const struct daemon_state *, const struct pollfd *, pid_t);

@@ -20,6 +20,8 @@
 /* Options with no short form. */
 enum {
 	OPT_BACKOFF_MAX = 256,
+	OPT_LOG_KEEP,
+	OPT_LOG_SIZE,
 	OPT_MAX_FAILURES,
 	OPT_MIN_UPTIME,
 	OPT_NOTIFY,
@@ -93,6 +95,10 @@ static const struct opt {
 	    "restart a supervised command now" },
 	{ "supervisor-pidfile", 'P', required_argument, M_SV | M_VERBS,
 	    "FILE", "the supervisor's own pidfile (-r)" },
+	{ "log-size", OPT_LOG_SIZE, required_argument, M_SV, "SIZE",
+	    "rotate a log at SIZE bytes (k, M, G: powers of 1024)" },
+	{ "log-keep", OPT_LOG_KEEP, required_argument, M_SV, "N",
+	    "rotated logs kept, FILE.1 to FILE.N (5)" },
 	{ "timestamps", OPT_TIMESTAMPS, no_argument, M_SV, NULL,
 	    "an RFC 3339 time before each line (-r)" },
 	{ "syslog", OPT_SYSLOG, optional_argument, M_SV, "[=FACILITY]",
@@ -169,6 +175,7 @@ static void	make_getopt(char *, struct option *);
 static mode_t	parse_umask(const char *);
 static void	set_mode(struct daemon_state *, enum mode, const char *);
 static long long seconds(const char *, const char *, long long);
+static long long size(const char *);
 static int	facility(const char *, const char *);
 static void	add_env(struct daemon_state *, char *);
 static void	set_path(char **, const char *, const char *);
@@ -182,7 +189,7 @@ static unsigned int mode_bit(const struct daemon_state *);
 static const char *verb_name(enum mode);
 static void	verb_takes(unsigned int, char *, size_t);
 static void	check_modes(const struct daemon_state *, const bool *);
-static void	check(struct daemon_state *, int);
+static void	check(struct daemon_state *, int, bool);
 
 static const struct opt *
 find(int ch)
@@ -370,6 +377,32 @@ seconds(const char *arg, const char *opt, long long min)
 	return (v);
 }
 
+/* A size in bytes, or with k, M or G after it: powers of 1024. */
+static long long
+size(const char *arg)
+{
+	const char *errstr, *units = "kMG";
+	char digits[32];
+	long long v, unit;
+	size_t len;
+
+	len = strlen(arg);
+	unit = 1;
+	if (len > 1 && strchr(units, arg[len - 1]) != NULL) {
+		unit = 1LL << (10 * (strchr(units, arg[len - 1]) - units + 1));
+		len--;
+	}
+	if (len >= sizeof(digits))
+		len = sizeof(digits) - 1;
+	memcpy(digits, arg, len);
+	digits[len] = '\0';
+	v = options_number(digits, 1, (1LL << 50) / unit, &errstr);
+	if (errstr != NULL)
+		errx(EXIT_USAGE, "--log-size %s: %s (1 to 1P bytes, or with "
+		    "k, M or G)", arg, errstr);
+	return (v * unit);
+}
+
 static void
 set_mode(struct daemon_state *ds, enum mode mode, const char *name)
 {
@@ -489,7 +522,7 @@ start_option(struct daemon_state *ds, int ch, char *arg, const char *cur)
 static void
 sv_option(struct daemon_state *ds, int ch, const char *arg, const char *cur)
 {
-	const char *when;
+	const char *errstr, *when;
 
 	switch (ch) {
 	case 'n':
@@ -515,6 +548,15 @@ sv_option(struct daemon_state *ds, int ch, const char *arg, const char *cur)
 		break;
 	case OPT_MIN_UPTIME:
 		ds->min_uptime = seconds(arg, "--min-uptime", 0);
+		break;
+	case OPT_LOG_SIZE:
+		ds->log_size = size(arg);
+		break;
+	case OPT_LOG_KEEP:
+		ds->log_keep = options_number(arg, 1, 1000, &errstr);
+		if (errstr != NULL)
+			errx(EXIT_USAGE, "--log-keep %s: %s (1 to 1000)", arg,
+			    errstr);
 		break;
 	case OPT_STOP_TIMEOUT:
 		ds->stop_timeout = seconds(arg, "--stop-timeout", 1);
@@ -690,7 +732,7 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 	check_modes(ds, seen);
 	if (ds->mode == MODE_STOP && !seen[find('s') - opts])
 		ds->signal = SIGTERM;
-	check(ds, argc);
+	check(ds, argc, seen[find(OPT_LOG_KEEP) - opts]);
 	if (ds->mode == MODE_START && *argv[0] == '\0')
 		errx(EXIT_USAGE, "empty command name");
 	ds->argv = argv;
@@ -701,7 +743,7 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 
 /* What the options mean together. */
 static void
-check(struct daemon_state *ds, int argc)
+check(struct daemon_state *ds, int argc, bool seen_keep)
 {
 	const char *verb;
 
@@ -730,6 +772,10 @@ check(struct daemon_state *ds, int argc)
 	if (ds->timeout != -1 && ds->ready == READY_EXEC)
 		errx(EXIT_USAGE, "-t: only with --ready-fd, --notify or "
 		    "--stop");
+	if (ds->log_size > 0 && ds->out.path == NULL && ds->err.path == NULL)
+		errx(EXIT_USAGE, "--log-size: needs -l, -o or -e");
+	if (seen_keep && ds->log_size == 0)
+		errx(EXIT_USAGE, "--log-keep: only with --log-size");
 	if (ds->timeout == -1)
 		ds->timeout = 60;
 }

@@ -1,4 +1,4 @@
-/* output.c: the daemon's standard streams: /dev/null, log files, stdio wiring. */
+/* output.c: the daemon's standard streams and log files: open, wire to stdio, reopen and rotate. */
 
 /* First, so that the feature macros reach every system header. */
 #include "config.h"
@@ -9,7 +9,9 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <paths.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -164,41 +166,79 @@ output_release(struct daemon_state *ds)
 }
 
 /*
- * -r, on SIGHUP: open the logs again under their names, after a rotation
- * moved them, and put them on stdout and stderr.  The supervisor must
- * not die of it: a log that cannot be opened keeps the old one.
+ * -r, on SIGHUP: open a log again under its name, after a rotation moved
+ * it, as the user as at the start.  Returns the new descriptor, or -1
+ * after saying why: the supervisor then keeps the old one.
  */
-void
-output_reopen(struct daemon_state *ds)
+int
+output_reopen(struct daemon_state *ds, const char *path)
 {
-	struct logfile *lfs[] = { &ds->out, &ds->err };
 	struct stat sb;
-	int fd, i, outfd;
+	int fd;
 
-	outfd = -1;
 	privs_assume(ds);
-	for (i = 0; i < 2; i++) {
-		if (lfs[i]->path == NULL)
-			continue;
-		if (i == 1 && outfd != -1 && ds->out.path != NULL &&
-		    strcmp(ds->out.path, ds->err.path) == 0) {
-			(void)dup2(outfd, STDERR_FILENO);
-			continue;
-		}
-		fd = open(lfs[i]->path, O_WRONLY | O_APPEND | O_CREAT |
-		    O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0640);
-		if (fd == -1 || fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
-			warnx("%s: cannot reopen, keeping the old log",
-			    lfs[i]->path);
-			if (fd != -1)
-				(void)close(fd);
-			continue;
-		}
-		(void)fcntl(fd, F_SETFL, O_APPEND);
-		(void)dup2(fd, i == 0 ? STDOUT_FILENO : STDERR_FILENO);
-		if (i == 0)
-			outfd = STDOUT_FILENO;
-		(void)close(fd);
-	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY |
+	    O_NONBLOCK | O_CLOEXEC, 0640);
 	(void)privs_restore(ds);
+	if (fd == -1 || fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    fcntl(fd, F_SETFL, O_APPEND) == -1) {
+		warnx("%s: cannot reopen, keeping the old log", path);
+		if (fd != -1)
+			(void)close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
+ * --log-size: PATH becomes PATH.1, PATH.1 PATH.2 and so on up to
+ * PATH.keep, which the one before replaces, and a fresh PATH is made
+ * with the mode and owner of the file on cur.  Renames cannot be led
+ * astray by links (a link is renamed, not followed), and the new file
+ * is made with O_EXCL, so the supervisor does this itself.  Only the
+ * file we write is rotated: if PATH is another file now, someone else
+ * rotated it, and SIGHUP is the way to follow.  Returns the new
+ * descriptor, or -1 with errno and *what set.
+ */
+int
+output_rotate(const char *path, long long keep, int cur, const char **what)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	struct stat csb, psb;
+	long long i;
+	int fd;
+
+	*what = "fstat";
+	if (fstat(cur, &csb) == -1)
+		return (-1);
+	*what = path;
+	if (lstat(path, &psb) == 0) {
+		if (psb.st_dev != csb.st_dev || psb.st_ino != csb.st_ino) {
+			*what = "no longer the file written to";
+			errno = EEXIST;
+			return (-1);
+		}
+		for (i = keep - 1; i >= 1; i--) {
+			(void)snprintf(from, sizeof(from), "%s.%lld", path, i);
+			(void)snprintf(to, sizeof(to), "%s.%lld", path, i + 1);
+			*what = from;
+			if (rename(from, to) == -1 && errno != ENOENT)
+				return (-1);
+		}
+		(void)snprintf(to, sizeof(to), "%s.1", path);
+		*what = path;
+		if (rename(path, to) == -1)
+			return (-1);
+	} else if (errno != ENOENT)
+		return (-1);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return (-1);
+	if ((fchown(fd, csb.st_uid, csb.st_gid) == -1 && errno != EPERM) ||
+	    fchmod(fd, csb.st_mode & 07777) == -1) {
+		(void)close(fd);
+		return (-1);
+	}
+	return (fd);
 }

@@ -246,7 +246,7 @@ handle(struct daemon_state *ds, int sig)
 		(void)kill(-child, sig);
 		break;
 	case SIGHUP:
-		output_reopen(ds);
+		logpipe_reopen(ds);
 		if (child > 0)
 			(void)kill(child, SIGHUP);
 		break;
@@ -339,6 +339,7 @@ begin(struct daemon_state *ds, int repfd)
 	for (e = 0; e < ds->nenv; e++)
 		if ((ds->env[e] = strdup(ds->env[e])) == NULL)
 			leave(ds, EXIT_ERR);
+	logpipe_init(ds);
 	if (catch_signals() == -1 || chdir("/") == -1) {
 		report_send(repfd, STEP_WAIT, errno);
 		leave(ds, EXIT_ERR);
@@ -410,7 +411,7 @@ void
 supervise(struct daemon_state *ds, int repfd)
 {
 	struct pollfd pfd[3];
-	long long timeout, now;
+	long long timeout, now, by;
 
 	begin(ds, repfd);
 	for (;;) {
@@ -420,6 +421,9 @@ supervise(struct daemon_state *ds, int repfd)
 			timeout = next_start > now ? next_start - now : 0;
 		else if (state == SV_STOPPING || restart_asked)
 			timeout = stop_deadline > now ? stop_deadline - now : 0;
+		if ((by = logpipe_deadline()) != -1 && (timeout == -1 ||
+		    by - now < timeout))
+			timeout = by > now ? by - now : 0;
 		if (timeout == -1)
 			logpipe_idle();
 		if (timeout > 60000)
@@ -432,6 +436,7 @@ supervise(struct daemon_state *ds, int repfd)
 		if (pfd[0].revents != 0)
 			take_signals(ds);
 		now = ready_now_ms();
+		logpipe_tick(now);
 		if (state == SV_BACKOFF && now >= next_start && !start(ds)) {
 			failures++;
 			back_off(ds);
