@@ -30,6 +30,13 @@ enum probe {
 	PROBE_UNKNOWN,	/* could not tell; said why */
 };
 
+/* What the verbs found behind a locked pidfile. */
+struct found {
+	pid_t	pid;	/* the pid to report: the one the file names */
+	pid_t	to;	/* the holder of the lock, to signal; -1 if none */
+	bool	sup;	/* to is a supervisor of -r */
+};
+
 static volatile sig_atomic_t timed_out;
 
 static enum probe probe(const char *, bool, int *, pid_t *, struct stat *);
@@ -38,16 +45,17 @@ static void	on_alarm(int);
 static bool	wait_unlocked(int, long long);
 static void	remove_locked(const char *, int);
 static long long proc_number(pid_t, int);
-static pid_t	target(pid_t, const struct stat *);
+static int	resolve(pid_t, const struct stat *, struct found *);
+static enum probe locate(const char *, bool, int *, struct stat *,
+		    struct found *);
 static bool	is_daemonize(pid_t);
 static long long age(pid_t);
-static const char *sv_state(pid_t, const struct stat *, pid_t *, pid_t *,
-		    char *, size_t);
-static void	supervised(pid_t, const struct stat *);
-static void	kill_run(pid_t, const struct stat *);
-static int	running(const struct daemon_state *, pid_t *, struct stat *);
-static int	signal_holder(const struct daemon_state *, int, pid_t,
-		    const struct stat *);
+static const char *sv_state(const struct found *, pid_t *, char *, size_t);
+static void	supervised(const struct found *);
+static void	kill_run(const struct found *);
+static int	running(const struct daemon_state *, struct found *);
+static int	signal_found(const struct daemon_state *, int,
+		    const struct found *);
 
 /*
  * Try the lock without waiting.  A lock we get means nobody holds it:
@@ -213,20 +221,43 @@ proc_number(pid_t pid, int n)
 }
 
 /*
- * The process to signal for the pidfile naming pid: pid itself when it
- * holds the file, or its parent when that does: the supervisor of -r,
- * which keeps the lock while the file names its child.  -1 if neither.
+ * Who holds the lock of the file naming pid: pid itself, or its parent,
+ * as the supervisor of -r keeps the lock while the file names its run.
+ * 0 with *f filled in, or 1 when nobody we may signal holds it.
  */
-static pid_t
-target(pid_t pid, const struct stat *sb)
+static int
+resolve(pid_t pid, const struct stat *sb, struct found *f)
 {
 	long long ppid;
 
+	*f = (struct found){ pid, -1, false };
 	if (holder(pid, sb) != 0)
-		return (pid);
-	if ((ppid = proc_number(pid, 4)) < 2 || ppid > INT_MAX)
-		return (-1);
-	return (holder((pid_t)ppid, sb) == 1 ? (pid_t)ppid : -1);
+		f->to = pid;
+	else if ((ppid = proc_number(pid, 4)) >= 2 && ppid <= INT_MAX &&
+	    holder((pid_t)ppid, sb) == 1)
+		f->to = (pid_t)ppid;
+	else
+		return (1);
+	f->sup = is_daemonize(f->to);
+	return (0);
+}
+
+/*
+ * Probe the pidfile and, when it is locked and names a pid, find who
+ * holds the lock: f->to, or -1 if nobody we may signal.
+ */
+static enum probe
+locate(const char *path, bool act, int *fdp, struct stat *sb,
+    struct found *f)
+{
+	enum probe p;
+	pid_t pid;
+
+	p = probe(path, act, fdp, &pid, sb);
+	*f = (struct found){ pid, -1, false };
+	if (p == PROBE_RUNNING && pid > 0)
+		(void)resolve(pid, sb, f);
+	return (p);
 }
 
 /* Is pid a daemonize, the same program as we are? */
@@ -267,25 +298,22 @@ age(pid_t pid)
 }
 
 /*
- * For the pidfile naming pid, held by a supervisor of ours: the state
- * after its title's "[child 1234]" or "[no child]", as " running, 2
- * restarts", with the supervisor in *sup and the child, or -1, in
- * *child.  NULL when no supervisor of ours holds the file.
+ * For the supervisor of -r that f found: the state after its title's
+ * "[child 1234]" or "[no child]", as " running, 2 restarts", with the
+ * child, or -1, in *child.  NULL when the title says neither.
  */
 static const char *
-sv_state(pid_t pid, const struct stat *sb, pid_t *sup, pid_t *child,
-    char *title, size_t size)
+sv_state(const struct found *f, pid_t *child, char *title, size_t size)
 {
 	char path[64], *p, *end, *tail;
 	const char *errstr;
 	ssize_t n;
 	int fd;
 
-	*sup = target(pid, sb);
 	*child = -1;
-	if (*sup <= 0 || !is_daemonize(*sup))
+	if (!f->sup)
 		return (NULL);
-	(void)snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)*sup);
+	(void)snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)f->to);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return (NULL);
 	n = read(fd, title, size - 1);
@@ -313,20 +341,19 @@ sv_state(pid_t pid, const struct stat *sb, pid_t *sup, pid_t *child,
  * from the supervisor's process title, and the child's uptime.
  */
 static void
-supervised(pid_t pid, const struct stat *sb)
+supervised(const struct found *f)
 {
 	char title[512];
 	const char *state;
-	pid_t sup, child;
+	pid_t child;
 
-	state = sv_state(pid, sb, &sup, &child, title, sizeof(title));
-	if (state == NULL)
+	if ((state = sv_state(f, &child, title, sizeof(title))) == NULL)
 		return;
 	if (child == -1)
-		printf("supervised by %ld:%s\n", (long)sup, state);
+		printf("supervised by %ld:%s\n", (long)f->to, state);
 	else
 		printf("supervised by %ld:%s, child %ld up %lld s\n",
-		    (long)sup, state, (long)child, age(child));
+		    (long)f->to, state, (long)child, age(child));
 }
 
 /*
@@ -335,65 +362,61 @@ supervised(pid_t pid, const struct stat *sb)
  * Only a child of that very supervisor, leading its own group, is hit.
  */
 static void
-kill_run(pid_t pid, const struct stat *sb)
+kill_run(const struct found *f)
 {
 	char title[512];
-	pid_t sup, child;
+	pid_t child;
 
-	if (sv_state(pid, sb, &sup, &child, title, sizeof(title)) != NULL &&
-	    child != -1 && proc_number(child, 4) == sup &&
+	if (sv_state(f, &child, title, sizeof(title)) != NULL &&
+	    child != -1 && proc_number(child, 4) == f->to &&
 	    proc_number(child, 5) == child)
 		(void)kill(-child, SIGKILL);
 }
 
 /*
- * Signal the holder of the lock, and only if the file leads to it.
- * Returns the pid signalled (a supervisor, for -r), or -1.
+ * Signal the holder of the lock that f found, if any.  Returns the pid
+ * signalled (a supervisor, for -r), or -1.
  */
 static int
-signal_holder(const struct daemon_state *ds, int sig, pid_t pid,
-    const struct stat *sb)
+signal_found(const struct daemon_state *ds, int sig, const struct found *f)
 {
-	pid_t to;
-
-	if (pid <= 0) {
+	if (f->pid <= 0) {
 		warnx("%s: locked, but names no pid: nothing signalled",
 		    ds->pid.path);
 		return (-1);
 	}
-	if ((to = target(pid, sb)) == -1) {
+	if (f->to == -1) {
 		warnx("%s: locked, but pid %ld does not hold it: "
-		    "nothing signalled", ds->pid.path, (long)pid);
+		    "nothing signalled", ds->pid.path, (long)f->pid);
 		return (-1);
 	}
-	if (kill(to, sig) == -1 && errno != ESRCH) {
-		warn("%s: kill %ld", ds->pid.path, (long)to);
+	if (kill(f->to, sig) == -1 && errno != ESRCH) {
+		warn("%s: kill %ld", ds->pid.path, (long)f->to);
 		return (-1);
 	}
-	return (to);
+	return (f->to);
 }
 
 int
 control_status(struct daemon_state *ds)
 {
+	struct found f;
 	struct stat sb;
-	pid_t pid;
 	int fd, status;
 
-	switch (probe(ds->pid.path, false, &fd, &pid, &sb)) {
+	switch (locate(ds->pid.path, false, &fd, &sb, &f)) {
 	case PROBE_RUNNING:
 		/*
 		 * A child that kept the lock when the daemon died is not
 		 * it; a supervisor holding it for the child it names is.
 		 */
-		if (pid > 0 && holder(pid, &sb) == 0 &&
-		    target(pid, &sb) == -1) {
+		if (f.pid > 0 && f.to == -1) {
 			warnx("%s: locked, but pid %ld does not hold it",
-			    ds->pid.path, (long)pid);
+			    ds->pid.path, (long)f.pid);
 			status = STATUS_UNKNOWN;
-		} else if (pid > 0) {
-			printf("%ld\n", (long)pid);
-			supervised(pid, &sb);
+		} else if (f.pid > 0) {
+			printf("%ld\n", (long)f.pid);
+			supervised(&f);
 			status = STATUS_RUNNING;
 		} else {
 			printf("running\n");
@@ -424,12 +447,12 @@ control_status(struct daemon_state *ds)
 int
 control_stop(struct daemon_state *ds)
 {
+	struct found f;
 	struct stat sb;
 	long long seconds;
-	pid_t pid;
 	int fd;
 
-	switch (probe(ds->pid.path, true, &fd, &pid, &sb)) {
+	switch (locate(ds->pid.path, true, &fd, &sb, &f)) {
 	case PROBE_RUNNING:
 		break;
 	case PROBE_STALE:
@@ -443,19 +466,20 @@ control_stop(struct daemon_state *ds)
 	case PROBE_UNKNOWN:
 		return (EXIT_ERR);
 	}
-	if (signal_holder(ds, ds->signal, pid, &sb) == -1) {
+	if (signal_found(ds, ds->signal, &f) == -1) {
 		(void)close(fd);
 		return (EXIT_ERR);
 	}
 	seconds = ds->timeout > 0 ? ds->timeout : 10;
 	if (!wait_unlocked(fd, seconds)) {
 		warnx("%s: pid %ld still running after %lld s, sending SIGKILL",
-		    ds->pid.path, (long)pid, seconds);
-		kill_run(pid, &sb);
-		if (signal_holder(ds, SIGKILL, pid, &sb) == -1 ||
+		    ds->pid.path, (long)f.pid, seconds);
+		kill_run(&f);
+		(void)resolve(f.pid, &sb, &f);
+		if (signal_found(ds, SIGKILL, &f) == -1 ||
 		    !wait_unlocked(fd, KILL_SECONDS)) {
 			warnx("%s: pid %ld could not be stopped", ds->pid.path,
-			    (long)pid);
+			    (long)f.pid);
 			(void)close(fd);
 			return (EXIT_ERR);
 		}
@@ -463,20 +487,21 @@ control_stop(struct daemon_state *ds)
 	remove_locked(ds->pid.path, fd);
 	(void)close(fd);
 	if (ds->verbose)
-		warnx("%s: pid %ld stopped", ds->pid.path, (long)pid);
+		warnx("%s: pid %ld stopped", ds->pid.path, (long)f.pid);
 	return (EXIT_OK);
 }
 
 /*
- * For --signal and --restart: 0 with the pid and the file's identity
- * when a daemon holds the lock, else the status to exit with.
+ * For --signal and --restart: 0 with what locate() found when a daemon
+ * holds the lock, else the status to exit with.
  */
 static int
-running(const struct daemon_state *ds, pid_t *pid, struct stat *sb)
+running(const struct daemon_state *ds, struct found *f)
 {
+	struct stat sb;
 	int fd;
 
-	switch (probe(ds->pid.path, true, &fd, pid, sb)) {
+	switch (locate(ds->pid.path, true, &fd, &sb, f)) {
 	case PROBE_RUNNING:
 		(void)close(fd);
 		return (0);
@@ -494,13 +519,13 @@ running(const struct daemon_state *ds, pid_t *pid, struct stat *sb)
 int
 control_signal(struct daemon_state *ds)
 {
-	struct stat sb;
-	pid_t pid, to;
+	struct found f;
+	pid_t to;
 	int status;
 
-	if ((status = running(ds, &pid, &sb)) != 0)
+	if ((status = running(ds, &f)) != 0)
 		return (status);
-	if ((to = signal_holder(ds, ds->signal, pid, &sb)) == -1)
+	if ((to = signal_found(ds, ds->signal, &f)) == -1)
 		return (EXIT_ERR);
 	if (ds->verbose)
 		warnx("%s: sent SIG%s to pid %ld", ds->pid.path,
@@ -516,21 +541,19 @@ control_signal(struct daemon_state *ds)
 int
 control_restart(struct daemon_state *ds)
 {
-	struct stat sb;
-	pid_t pid, to;
+	struct found f;
 	int status;
 
-	if ((status = running(ds, &pid, &sb)) != 0)
+	if ((status = running(ds, &f)) != 0)
 		return (status);
-	to = pid > 0 ? target(pid, &sb) : -1;
 	/* Only a supervisor, a daemonize, knows the signal. */
-	if (to <= 0 || !is_daemonize(to)) {
+	if (!f.sup) {
 		warnx("%s: not a supervised daemon (-r): nothing signalled",
 		    ds->pid.path);
 		return (EXIT_ERR);
 	}
-	if (kill(to, SIGRTMIN + 1) == -1) {
-		warn("%s: kill %ld", ds->pid.path, (long)to);
+	if (kill(f.to, SIGRTMIN + 1) == -1) {
+		warn("%s: kill %ld", ds->pid.path, (long)f.to);
 		return (EXIT_ERR);
 	}
 	return (EXIT_OK);
