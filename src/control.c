@@ -45,7 +45,8 @@ static void	on_alarm(int);
 static bool	wait_unlocked(int, long long);
 static void	remove_locked(const char *, int);
 static long long proc_number(pid_t, int);
-static int	resolve(pid_t, const struct stat *, struct found *);
+static int	resolve(const char *, pid_t, const struct stat *,
+		    struct found *);
 static enum probe locate(const char *, bool, int *, struct stat *,
 		    struct found *);
 static bool	is_daemonize(pid_t);
@@ -103,9 +104,11 @@ probe(const char *path, bool act, int *fdp, pid_t *pidp, struct stat *sb)
 }
 
 /*
- * Does pid hold the pidfile open?  1 yes, 0 no, -1 cannot tell (no
- * /proc).  The lock says a daemon lives; this says it is the one the
- * file names, and not a process that inherited the descriptor.
+ * Does pid hold the pidfile open?  1 yes, 0 no, -1 cannot tell (no /proc,
+ * or another user's process), -2 when /proc is there but cannot be read
+ * now, out of descriptors or memory: that is no licence to trust the
+ * pid.  The lock says a daemon lives; this says it is the one the file
+ * names, and not a process that inherited the descriptor.
  */
 static int
 holder(pid_t pid, const struct stat *sb)
@@ -114,22 +117,34 @@ holder(pid_t pid, const struct stat *sb)
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
-	int found;
+	int found, serrno;
 
 	(void)snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
 	if ((d = opendir(path)) == NULL) {
-		/* Gone, if /proc works; another user's, we cannot tell. */
-		if (errno == ENOENT && access("/proc/self/fd", F_OK) == 0)
+		if (errno == EACCES || errno == EPERM)
+			return (-1);
+		if (errno != ENOENT && errno != ESRCH)
+			return (-2);
+		/* Gone, if /proc works at all. */
+		if (access("/proc/self/fd", F_OK) == 0)
 			return (0);
-		return (-1);
+		return (errno == ENOENT ? -1 : -2);
 	}
 	found = 0;
-	while (found == 0 && (de = readdir(d)) != NULL) {
+	while (found == 0) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
 		if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
 		    st.st_dev == sb->st_dev && st.st_ino == sb->st_ino)
 			found = 1;
 	}
+	serrno = errno;
 	(void)closedir(d);
+	if (found == 0 && serrno != 0) {
+		errno = serrno;
+		return (-2);
+	}
 	return (found);
 }
 
@@ -223,21 +238,32 @@ proc_number(pid_t pid, int n)
 /*
  * Who holds the lock of the file naming pid: pid itself, or its parent,
  * as the supervisor of -r keeps the lock while the file names its run.
- * 0 with *f filled in, or 1 when nobody we may signal holds it.
+ * 0 with *f filled in, 1 when nobody we may signal holds it, -1 when
+ * /proc could not be read, said.
  */
 static int
-resolve(pid_t pid, const struct stat *sb, struct found *f)
+resolve(const char *path, pid_t pid, const struct stat *sb,
+    struct found *f)
 {
 	long long ppid;
+	pid_t asked;
+	int how;
 
 	*f = (struct found){ pid, -1, false };
-	if (holder(pid, sb) != 0)
-		f->to = pid;
-	else if ((ppid = proc_number(pid, 4)) >= 2 && ppid <= INT_MAX &&
-	    holder((pid_t)ppid, sb) == 1)
-		f->to = (pid_t)ppid;
-	else
+	asked = pid;
+	if ((how = holder(pid, sb)) == 0 &&
+	    (ppid = proc_number(pid, 4)) >= 2 && ppid <= INT_MAX) {
+		asked = (pid_t)ppid;
+		if ((how = holder(asked, sb)) == -1)
+			how = 0;
+	}
+	if (how == -2) {
+		warn("%s: cannot read /proc/%ld/fd", path, (long)asked);
+		return (-1);
+	}
+	if (how == 0)
 		return (1);
+	f->to = asked;
 	f->sup = is_daemonize(f->to);
 	return (0);
 }
@@ -255,8 +281,12 @@ locate(const char *path, bool act, int *fdp, struct stat *sb,
 
 	p = probe(path, act, fdp, &pid, sb);
 	*f = (struct found){ pid, -1, false };
-	if (p == PROBE_RUNNING && pid > 0)
-		(void)resolve(pid, sb, f);
+	if (p == PROBE_RUNNING && pid > 0 &&
+	    resolve(path, pid, sb, f) == -1) {
+		(void)close(*fdp);
+		*fdp = -1;
+		return (PROBE_UNKNOWN);
+	}
 	return (p);
 }
 
@@ -475,8 +505,8 @@ control_stop(struct daemon_state *ds)
 		warnx("%s: pid %ld still running after %lld s, sending SIGKILL",
 		    ds->pid.path, (long)f.pid, seconds);
 		kill_run(&f);
-		(void)resolve(f.pid, &sb, &f);
-		if (signal_found(ds, SIGKILL, &f) == -1 ||
+		if (resolve(ds->pid.path, f.pid, &sb, &f) == -1 ||
+		    signal_found(ds, SIGKILL, &f) == -1 ||
 		    !wait_unlocked(fd, KILL_SECONDS)) {
 			warnx("%s: pid %ld could not be stopped", ds->pid.path,
 			    (long)f.pid);

@@ -172,3 +172,25 @@ os.execv(sys.argv[1], sys.argv[1:])' "$DAEMONIZE" --stop -t 1 -p "$T/d.pid"
 	assert_equal "$stderr" "daemonize: --status: takes only -P, -p, -s, -t and -v"
 	[ ! -e "$T/log" ]
 }
+
+@test "a /proc/PID/fd that cannot be read now is an error, not a licence to trust the pid" {
+	need_strace
+	"$DAEMONIZE" -r -P "$T/s.pid" -p "$T/c.pid" sleep 300 3>&-
+	remember_pidfile "$T/s.pid"
+	remember_pidfile "$T/c.pid"
+	local child
+	child=$(cat "$T/c.pid")
+	# Out of descriptors for just that directory: /proc is still there.
+	run -1 --separate-stderr traced -P "/proc/$child/fd" -e trace=openat \
+		-e inject=openat:error=EMFILE -- --stop -t 1 -p "$T/c.pid"
+	assert_equal "$stderr" \
+		"daemonize: $T/c.pid: cannot read /proc/$child/fd: Too many open files"
+	run -4 --separate-stderr traced -P "/proc/$child/fd" -e trace=openat \
+		-e inject=openat:error=ENOMEM -- --status -p "$T/c.pid"
+	assert_equal "$stderr" \
+		"daemonize: $T/c.pid: cannot read /proc/$child/fd: Cannot allocate memory"
+	# Nothing was signalled: the same run, not a respawned one.
+	alive "$child"
+	[ "$(cat "$T/c.pid")" = "$child" ]
+	alive "$(cat "$T/s.pid")"
+}
