@@ -37,10 +37,16 @@ struct found {
 	bool	sup;	/* to is a supervisor of -r */
 };
 
+/* What holds() says. */
+#define HOLDS_OPEN	1	/* has the file open */
+#define HOLDS_WRITE	2	/* and for writing */
+#define HOLDS_UNKNOWN	(-1)	/* no /proc, or not ours to look at */
+#define HOLDS_ERROR	(-2)	/* /proc there, unreadable now: errno */
+
 static volatile sig_atomic_t timed_out;
 
 static enum probe probe(const char *, bool, int *, pid_t *, struct stat *);
-static int	holder(pid_t, const struct stat *);
+static int	holds(pid_t, const struct stat *);
 static void	on_alarm(int);
 static bool	wait_unlocked(int, long long);
 static void	remove_locked(const char *, int);
@@ -49,7 +55,8 @@ static int	resolve(const char *, pid_t, const struct stat *,
 		    struct found *);
 static enum probe locate(const char *, bool, int *, struct stat *,
 		    struct found *);
-static bool	is_daemonize(pid_t);
+static const char *program(const char *, char *, size_t);
+static bool	supervisor(pid_t, int);
 static long long age(pid_t);
 static const char *sv_state(const struct found *, pid_t *, char *, size_t);
 static void	supervised(const struct found *);
@@ -104,48 +111,54 @@ probe(const char *path, bool act, int *fdp, pid_t *pidp, struct stat *sb)
 }
 
 /*
- * Does pid hold the pidfile open?  1 yes, 0 no, -1 cannot tell (no /proc,
- * or another user's process), -2 when /proc is there but cannot be read
- * now, out of descriptors or memory: that is no licence to trust the
- * pid.  The lock says a daemon lives; this says it is the one the file
- * names, and not a process that inherited the descriptor.
+ * How pid holds the pidfile: HOLDS_OPEN, with HOLDS_WRITE when for
+ * writing too, 0 not at all, HOLDS_UNKNOWN when /proc cannot tell (there
+ * is none, or the process is another user's), HOLDS_ERROR when /proc is
+ * there but cannot be read now, out of descriptors or memory: that is no
+ * licence to trust the pid.  The lock says a daemon lives; this says it
+ * is the one the file names, and not a process that inherited the lock.
  */
 static int
-holder(pid_t pid, const struct stat *sb)
+holds(pid_t pid, const struct stat *sb)
 {
 	char path[64];
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
-	int found, serrno;
+	int how, serrno;
 
 	(void)snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
 	if ((d = opendir(path)) == NULL) {
 		if (errno == EACCES || errno == EPERM)
-			return (-1);
+			return (HOLDS_UNKNOWN);
 		if (errno != ENOENT && errno != ESRCH)
-			return (-2);
+			return (HOLDS_ERROR);
 		/* Gone, if /proc works at all. */
 		if (access("/proc/self/fd", F_OK) == 0)
 			return (0);
-		return (errno == ENOENT ? -1 : -2);
+		return (errno == ENOENT ? HOLDS_UNKNOWN : HOLDS_ERROR);
 	}
-	found = 0;
-	while (found == 0) {
+	how = 0;
+	while (how != (HOLDS_OPEN | HOLDS_WRITE)) {
 		errno = 0;
 		if ((de = readdir(d)) == NULL)
 			break;
-		if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
-		    st.st_dev == sb->st_dev && st.st_ino == sb->st_ino)
-			found = 1;
+		if (fstatat(dirfd(d), de->d_name, &st, 0) == -1 ||
+		    st.st_dev != sb->st_dev || st.st_ino != sb->st_ino)
+			continue;
+		how |= HOLDS_OPEN;
+		/* The link's own mode is the descriptor's: w if writable. */
+		if (fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && (st.st_mode & S_IWUSR))
+			how |= HOLDS_WRITE;
 	}
 	serrno = errno;
 	(void)closedir(d);
-	if (found == 0 && serrno != 0) {
+	if (how == 0 && serrno != 0) {
 		errno = serrno;
-		return (-2);
+		return (HOLDS_ERROR);
 	}
-	return (found);
+	return (how);
 }
 
 static void
@@ -251,20 +264,20 @@ resolve(const char *path, pid_t pid, const struct stat *sb,
 
 	*f = (struct found){ pid, -1, false };
 	asked = pid;
-	if ((how = holder(pid, sb)) == 0 &&
+	if ((how = holds(pid, sb)) == 0 &&
 	    (ppid = proc_number(pid, 4)) >= 2 && ppid <= INT_MAX) {
 		asked = (pid_t)ppid;
-		if ((how = holder(asked, sb)) == -1)
+		if ((how = holds(asked, sb)) == HOLDS_UNKNOWN)
 			how = 0;
 	}
-	if (how == -2) {
+	if (how == HOLDS_ERROR) {
 		warn("%s: cannot read /proc/%ld/fd", path, (long)asked);
 		return (-1);
 	}
 	if (how == 0)
 		return (1);
 	f->to = asked;
-	f->sup = is_daemonize(f->to);
+	f->sup = supervisor(f->to, how);
 	return (0);
 }
 
@@ -290,17 +303,50 @@ locate(const char *path, bool act, int *fdp, struct stat *sb,
 	return (p);
 }
 
-/* Is pid a daemonize, the same program as we are? */
-static bool
-is_daemonize(pid_t pid)
+/*
+ * The file name of the program that the link /proc/PID/exe names, into
+ * buf: without its directory, and without the " (deleted)" of a file
+ * that an upgrade replaced since the process started it.  NULL if none.
+ */
+static const char *
+program(const char *link, char *buf, size_t size)
 {
-	char self[PATH_MAX], them[PATH_MAX], path[64];
-	ssize_t a, b;
+	const char deleted[] = " (deleted)";
+	const size_t len = sizeof(deleted) - 1;
+	char *p;
+	ssize_t n;
 
-	(void)snprintf(path, sizeof(path), "/proc/%ld/exe", (long)pid);
-	a = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	b = readlink(path, them, sizeof(them) - 1);
-	return (a > 0 && a == b && memcmp(self, them, (size_t)a) == 0);
+	if ((n = readlink(link, buf, size - 1)) <= 0)
+		return (NULL);
+	buf[n] = '\0';
+	if ((size_t)n > len && strcmp(buf + n - len, deleted) == 0)
+		buf[n - len] = '\0';
+	return ((p = strrchr(buf, '/')) != NULL ? p + 1 : buf);
+}
+
+/*
+ * Is pid, which holds the pidfile as holds() said, a supervisor of -r?
+ * Proof enough: it holds the very file open for writing, as a supervisor
+ * keeps its pidfiles to rewrite them, and as no verb, no command (the
+ * descriptor is close-on-exec) and nothing a command leaves behind ever
+ * does; and it runs a program of our name, so that a command that opened
+ * its own pidfile is not one.  The name, not the file: after an upgrade
+ * the supervisor runs a deleted file, and the verbs may come from another
+ * directory.  Faking both takes the lock and write access to the file,
+ * which only the one who started it has.
+ */
+static bool
+supervisor(pid_t pid, int how)
+{
+	char self[PATH_MAX], them[PATH_MAX], link[64];
+	const char *ours, *theirs;
+
+	if (how <= 0 || (how & HOLDS_WRITE) == 0)
+		return (false);
+	(void)snprintf(link, sizeof(link), "/proc/%ld/exe", (long)pid);
+	ours = program("/proc/self/exe", self, sizeof(self));
+	theirs = program(link, them, sizeof(them));
+	return (ours != NULL && theirs != NULL && strcmp(ours, theirs) == 0);
 }
 
 /* Seconds since pid started, from /proc, or -1. */

@@ -194,3 +194,30 @@ os.execv(sys.argv[1], sys.argv[1:])' "$DAEMONIZE" --stop -t 1 -p "$T/d.pid"
 	[ "$(cat "$T/c.pid")" = "$child" ]
 	alive "$(cat "$T/s.pid")"
 }
+
+@test "the verbs still know a supervisor whose program file an upgrade replaced" {
+	# Another directory than the verbs' own, under the same name.
+	mkdir "$T/bin"
+	cp "$DAEMONIZE" "$T/bin/daemonize"
+	"$T/bin/daemonize" -r --stop-timeout 1 -P "$T/s.pid" -p "$T/c.pid" \
+		sh -c 'trap "" TERM; exec sleep 300' 3>&-
+	remember_pidfile "$T/s.pid"
+	remember_pidfile "$T/c.pid"
+	local sup child
+	sup=$(cat "$T/s.pid")
+	child=$(cat "$T/c.pid")
+	# What a package upgrade does: the new file is renamed over the old.
+	cp "$T/bin/daemonize" "$T/bin/daemonize.new"
+	mv "$T/bin/daemonize.new" "$T/bin/daemonize"
+	[[ $(readlink "/proc/$sup/exe") == *" (deleted)" ]]
+	run -0 "$DAEMONIZE" --status -p "$T/c.pid"
+	assert_line --index 1 --regexp "^supervised by $sup: running, 0 restarts, child $child up"
+	run -0 "$DAEMONIZE" --restart -p "$T/c.pid"
+	wait_until 5 sh -c "[ \"\$(cat '$T/c.pid')\" != $child ] &&
+		[ \"\$(cat '$T/c.pid')\" != $sup ]"
+	child=$(cat "$T/c.pid")
+	remember "$child"
+	# The SIGKILL reaches the run's group, which ignores SIGTERM.
+	run -0 "$T/bin/daemonize" --stop -t 1 -p "$T/c.pid"
+	wait_until 2 gone "$child"
+}
