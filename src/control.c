@@ -58,7 +58,9 @@ static enum probe locate(const char *, bool, int *, struct stat *,
 static const char *program(const char *, char *, size_t);
 static bool	supervisor(pid_t, int);
 static long long age(pid_t);
-static const char *sv_state(const struct found *, pid_t *, char *, size_t);
+static bool	is_run(pid_t, pid_t);
+static pid_t	run_of(pid_t, pid_t);
+static const char *sv_words(pid_t, char *, size_t);
 static void	supervised(const struct found *);
 static void	kill_run(const struct found *);
 static int	running(const struct daemon_state *, struct found *);
@@ -373,48 +375,95 @@ age(pid_t pid)
 	return ((long long)up - start / sysconf(_SC_CLK_TCK));
 }
 
-/*
- * For the supervisor of -r that f found: the state after its title's
- * "[child 1234]" or "[no child]", as " running, 2 restarts", with the
- * child, or -1, in *child.  NULL when the title says neither.
- */
-static const char *
-sv_state(const struct found *f, pid_t *child, char *title, size_t size)
+/* Is pid a run of supervisor sup: its child, leading its own group? */
+static bool
+is_run(pid_t sup, pid_t pid)
 {
-	char path[64], *p, *end, *tail;
-	const char *errstr;
-	ssize_t n;
-	int fd;
-
-	*child = -1;
-	if (!f->sup)
-		return (NULL);
-	(void)snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)f->to);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (NULL);
-	n = read(fd, title, size - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return (NULL);
-	title[n] = '\0';
-	if ((p = strstr(title, " [")) == NULL ||
-	    (end = strchr(p, ']')) == NULL)
-		return (NULL);
-	/* What the old argument area held after the title is not ours. */
-	if ((tail = strstr(end, " restarts")) != NULL)
-		tail[strlen(" restarts")] = '\0';
-	if (strncmp(p, " [child ", 8) == 0) {
-		*end = '\0';
-		*child = (pid_t)strtonum(p + 8, 2, INT_MAX, &errstr);
-		if (errstr != NULL)
-			*child = -1;
-	}
-	return (end + 1);
+	return (pid > 1 && proc_number(pid, 4) == sup &&
+	    proc_number(pid, 5) == pid);
 }
 
 /*
- * For a service under -r, a second line: its supervisor's state, read
- * from the supervisor's process title, and the child's uptime.
+ * The current run of supervisor sup, from the kernel, not from its
+ * title, which may have had no room for it: the child of sup that leads
+ * a process group of its own, as each run does.  Without the list of
+ * children (a kernel built without it), the pid the pidfile names, if it
+ * is such a child.  -1 if none.
+ */
+static pid_t
+run_of(pid_t sup, pid_t named)
+{
+	char path[80], buf[256], *p, *word;
+	const char *errstr;
+	pid_t pid;
+	ssize_t n;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
+	    (long)sup, (long)sup);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (errno == ENOENT && is_run(sup, named) ? named : -1);
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return (-1);
+	buf[n] = '\0';
+	for (p = buf; (word = strsep(&p, " \n")) != NULL; ) {
+		pid = (pid_t)strtonum(word, 2, INT_MAX, &errstr);
+		if (errstr == NULL && is_run(sup, pid))
+			return (pid);
+	}
+	return (-1);
+}
+
+/*
+ * The words of supervisor sup's title after its "[child 1234]" or "[no
+ * child]", as "running, 2 restarts"; "" when the title had no room for
+ * them whole.  The last that fit: the command's name may look like them.
+ */
+static const char *
+sv_words(pid_t sup, char *title, size_t size)
+{
+	const char *states[] = { "running, ", "backing off, ", "given up, " };
+	char path[64], *p, *q, *words, *end;
+	size_t i, len, digits;
+	ssize_t n;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)sup);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return ("");
+	n = read(fd, title, size - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return ("");
+	title[n] = '\0';
+	words = end = NULL;
+	for (p = title; (p = strstr(p, "] ")) != NULL; p++) {
+		for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+			q = p + 2;
+			len = strlen(states[i]);
+			if (strncmp(q, states[i], len) != 0)
+				continue;
+			digits = strspn(q + len, "0123456789");
+			if (digits > 0 &&
+			    strncmp(q + len + digits, " restarts", 9) == 0) {
+				words = q;
+				end = q + len + digits + 9;
+			}
+		}
+	}
+	if (words == NULL)
+		return ("");
+	/* What the old argument area held after the title is not ours. */
+	*end = '\0';
+	return (words);
+}
+
+/*
+ * For a service under -r, a second line: its supervisor's state, from
+ * the supervisor's process title when that had room for it, and its run
+ * with the run's uptime.
  */
 static void
 supervised(const struct found *f)
@@ -423,13 +472,14 @@ supervised(const struct found *f)
 	const char *state;
 	pid_t child;
 
-	if ((state = sv_state(f, &child, title, sizeof(title))) == NULL)
+	if (!f->sup)
 		return;
-	if (child == -1)
-		printf("supervised by %ld:%s\n", (long)f->to, state);
-	else
-		printf("supervised by %ld:%s, child %ld up %lld s\n",
-		    (long)f->to, state, (long)child, age(child));
+	state = sv_words(f->to, title, sizeof(title));
+	printf("supervised by %ld%s%s", (long)f->to,
+	    *state != '\0' ? ": " : "", state);
+	if ((child = run_of(f->to, f->pid)) != -1)
+		printf(", child %ld up %lld s", (long)child, age(child));
+	printf("\n");
 }
 
 /*
@@ -440,12 +490,9 @@ supervised(const struct found *f)
 static void
 kill_run(const struct found *f)
 {
-	char title[512];
 	pid_t child;
 
-	if (sv_state(f, &child, title, sizeof(title)) != NULL &&
-	    child != -1 && proc_number(child, 4) == f->to &&
-	    proc_number(child, 5) == child)
+	if (f->sup && (child = run_of(f->to, f->pid)) != -1)
 		(void)kill(-child, SIGKILL);
 }
 

@@ -221,3 +221,21 @@ os.execv(sys.argv[1], sys.argv[1:])' "$DAEMONIZE" --stop -t 1 -p "$T/d.pid"
 	run -0 "$T/bin/daemonize" --stop -t 1 -p "$T/c.pid"
 	wait_until 2 gone "$child"
 }
+
+@test "the verbs find a supervisor's run when its title had no room for it" {
+	printf '#!/bin/sh\ntrap "" TERM\nexec sleep 300\n' >"$T/s"
+	chmod 755 "$T/s"
+	# No environment and a short command line: little room for a title.
+	(cd "$T" && exec -c -a d "$DAEMONIZE" -r -p c.pid ./s 3>&-)
+	remember_pidfile "$T/c.pid"
+	local sup child
+	child=$(cat "$T/c.pid")
+	sup=$(stat_field "$child" 4)
+	remember "$sup"
+	[[ $(tr '\0' ' ' <"/proc/$sup/cmdline") != *"[child $child]"* ]]
+	run -0 --separate-stderr "$DAEMONIZE" --status -p "$T/c.pid"
+	assert_line --index 1 --regexp "^supervised by $sup, child $child up [0-9]+ s\$"
+	# The SIGKILL reaches the run, which ignores SIGTERM.
+	run -0 "$DAEMONIZE" --stop -t 1 -p "$T/c.pid"
+	wait_until 2 gone "$child"
+}
