@@ -32,7 +32,7 @@ enum probe {
 
 /* What the verbs found behind a locked pidfile. */
 struct found {
-	pid_t	pid;	/* the pid to report: the one the file names */
+	pid_t	pid;	/* the pid to report: the file's, or the holder's */
 	pid_t	to;	/* the holder of the lock, to signal; -1 if none */
 	bool	sup;	/* to is a supervisor of -r */
 };
@@ -57,6 +57,8 @@ static enum probe locate(const char *, bool, int *, struct stat *,
 		    struct found *);
 static const char *program(const char *, char *, size_t);
 static bool	supervisor(pid_t, int);
+static int	holding_supervisor(const char *, pid_t, const struct stat *);
+static pid_t	find_supervisor(const char *, const struct stat *);
 static long long age(pid_t);
 static bool	is_run(pid_t, pid_t);
 static pid_t	run_of(pid_t, pid_t);
@@ -252,16 +254,17 @@ proc_number(pid_t pid, int n)
 
 /*
  * Who holds the lock of the file naming pid: pid itself, or its parent,
- * as the supervisor of -r keeps the lock while the file names its run.
- * 0 with *f filled in, 1 when nobody we may signal holds it, -1 when
- * /proc could not be read, said.
+ * as the supervisor of -r keeps the lock while the file names its run,
+ * or failing both a supervisor that find_supervisor() finds.  0 with *f
+ * filled in, 1 when nobody we may signal holds it, -1 when /proc could
+ * not be read, said.
  */
 static int
 resolve(const char *path, pid_t pid, const struct stat *sb,
     struct found *f)
 {
 	long long ppid;
-	pid_t asked;
+	pid_t asked, sup;
 	int how;
 
 	*f = (struct found){ pid, -1, false };
@@ -276,11 +279,81 @@ resolve(const char *path, pid_t pid, const struct stat *sb,
 		warn("%s: cannot read /proc/%ld/fd", path, (long)asked);
 		return (-1);
 	}
-	if (how == 0)
-		return (1);
-	f->to = asked;
-	f->sup = supervisor(f->to, how);
+	if (how != 0) {
+		f->to = asked;
+		f->sup = supervisor(f->to, how);
+		return (0);
+	}
+	if ((sup = find_supervisor(path, sb)) <= 0)
+		return (sup == 0 ? 1 : -1);
+	*f = (struct found){ sup, sup, true };
 	return (0);
+}
+
+/*
+ * Is pid a supervisor holding the pidfile, and not the middle process of
+ * a start, which holds it too while it waits for readiness, and leads
+ * its session?  1 yes, 0 no, -1 on an error, said.
+ */
+static int
+holding_supervisor(const char *path, pid_t pid, const struct stat *sb)
+{
+	int how;
+
+	if ((how = holds(pid, sb)) == HOLDS_ERROR) {
+		warn("%s: cannot read /proc/%ld/fd", path, (long)pid);
+		return (-1);
+	}
+	return (supervisor(pid, how) && proc_number(pid, 6) != pid);
+}
+
+/*
+ * The supervisor holding the pidfile, found without the pid in it: from
+ * the moment a supervisor reaps a run until it rewrites the file, that
+ * names a dead pid.  Every process running a program of our name is
+ * asked.  One whose parent is such a supervisor too is a run between
+ * fork and exec; the parent is the answer.  Its pid, 0 if none, -1 on
+ * an error, said.
+ */
+static pid_t
+find_supervisor(const char *path, const struct stat *sb)
+{
+	char self[PATH_MAX], them[PATH_MAX], link[64];
+	const char *ours, *name, *errstr;
+	struct dirent *de;
+	long long ppid;
+	pid_t pid, found;
+	DIR *d;
+
+	if ((ours = program("/proc/self/exe", self, sizeof(self))) == NULL)
+		return (0);
+	if ((d = opendir("/proc")) == NULL) {
+		warn("%s: cannot read /proc", path);
+		return (-1);
+	}
+	for (found = 0; found == 0; ) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0) {
+				warn("%s: cannot read /proc", path);
+				found = -1;
+			}
+			break;
+		}
+		pid = (pid_t)strtonum(de->d_name, 2, INT_MAX, &errstr);
+		if (errstr != NULL || pid == getpid())
+			continue;
+		(void)snprintf(link, sizeof(link), "/proc/%ld/exe", (long)pid);
+		if ((name = program(link, them, sizeof(them))) != NULL &&
+		    strcmp(name, ours) == 0 &&
+		    (found = holding_supervisor(path, pid, sb)) == 1)
+			found = pid;
+	}
+	(void)closedir(d);
+	if (found > 0 && (ppid = proc_number(found, 4)) >= 2 &&
+	    ppid <= INT_MAX && holding_supervisor(path, (pid_t)ppid, sb) == 1)
+		found = (pid_t)ppid;
+	return (found);
 }
 
 /*

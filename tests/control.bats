@@ -239,3 +239,24 @@ os.execv(sys.argv[1], sys.argv[1:])' "$DAEMONIZE" --stop -t 1 -p "$T/d.pid"
 	run -0 "$DAEMONIZE" --stop -t 1 -p "$T/c.pid"
 	wait_until 2 gone "$child"
 }
+
+@test "the verbs find the supervisor however a respawn races them" {
+	"$DAEMONIZE" -r --respawn=always --min-uptime 0 -P "$T/s.pid" \
+		-p "$T/c.pid" sh -c 'exit 1' 3>&-
+	remember_pidfile "$T/s.pid"
+	local sup i limit=$((SECONDS + 10))
+	sup=$(cat "$T/s.pid")
+	# At each of these the pidfile may name a run that is already reaped.
+	for i in $(seq 60); do
+		"$DAEMONIZE" --status -p "$T/c.pid" >/dev/null ||
+			fail "--status exited $? in round $i"
+		"$DAEMONIZE" --signal CONT -p "$T/c.pid" ||
+			fail "--signal exited $? in round $i"
+		"$DAEMONIZE" --restart -p "$T/c.pid" ||
+			fail "--restart exited $? in round $i"
+		[ "$SECONDS" -lt "$limit" ] || break
+	done
+	run -0 "$DAEMONIZE" --stop -p "$T/c.pid"
+	gone "$sup"
+	[ ! -e "$T/c.pid" ]
+}
