@@ -17,11 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemonize.h"
 
 #define KILL_SECONDS	5	/* how long SIGKILL gets to free the lock */
+#define LOCATE_TRIES	50	/* 10 ms apart: how long a lock is busy */
 
 enum probe {
 	PROBE_RUNNING,	/* locked: a daemon lives */
@@ -65,6 +67,8 @@ static pid_t	run_of(pid_t, pid_t);
 static const char *sv_words(pid_t, char *, size_t);
 static void	supervised(const struct found *);
 static void	kill_run(const struct found *);
+static bool	escalate(const struct daemon_state *, int, const struct stat *,
+		    const struct found *, long long);
 static int	running(const struct daemon_state *, struct found *);
 static int	signal_found(const struct daemon_state *, int,
 		    const struct found *);
@@ -358,24 +362,36 @@ find_supervisor(const char *path, const struct stat *sb)
 
 /*
  * Probe the pidfile and, when it is locked and names a pid, find who
- * holds the lock: f->to, or -1 if nobody we may signal.
+ * holds the lock: f->to, or -1 if nobody we may signal.  That may be for
+ * a moment only: another --stop removing the file of a daemon it has
+ * stopped, a --status probe, a start about to write its pid.  So probe
+ * again for a while before saying so: a daemon stopped meanwhile is
+ * stopped, and no error.
  */
 static enum probe
 locate(const char *path, bool act, int *fdp, struct stat *sb,
     struct found *f)
 {
+	const struct timespec pause = { 0, 10 * 1000 * 1000 };
 	enum probe p;
 	pid_t pid;
+	int tries, r;
 
-	p = probe(path, act, fdp, &pid, sb);
-	*f = (struct found){ pid, -1, false };
-	if (p == PROBE_RUNNING && pid > 0 &&
-	    resolve(path, pid, sb, f) == -1) {
+	for (tries = 1; ; tries++) {
+		p = probe(path, act, fdp, &pid, sb);
+		*f = (struct found){ pid, -1, false };
+		if (p != PROBE_RUNNING || pid <= 0)
+			return (p);
+		if ((r = resolve(path, pid, sb, f)) == -1) {
+			(void)close(*fdp);
+			*fdp = -1;
+			return (PROBE_UNKNOWN);
+		}
+		if (r == 0 || tries == LOCATE_TRIES)
+			return (p);
 		(void)close(*fdp);
-		*fdp = -1;
-		return (PROBE_UNKNOWN);
+		(void)nanosleep(&pause, NULL);
 	}
-	return (p);
 }
 
 /*
@@ -637,6 +653,34 @@ control_status(struct daemon_state *ds)
 }
 
 /*
+ * The -t of --stop ran out: SIGKILL, to a supervisor's run first.  The
+ * holder found before the first signal gets it, not one found from the
+ * pidfile again: that names a run that may be dead now, and a supervisor
+ * may be gone with it on its own, which is what --stop asked for.  What
+ * counts is that the lock comes free.
+ */
+static bool
+escalate(const struct daemon_state *ds, int fd, const struct stat *sb,
+    const struct found *f, long long seconds)
+{
+	int how;
+
+	warnx("%s: pid %ld still running after %lld s, sending SIGKILL",
+	    ds->pid.path, (long)f->pid, seconds);
+	kill_run(f);
+	/* Once it is gone, its pid may be another process's. */
+	if ((how = holds(f->to, sb)) == HOLDS_ERROR)
+		warn("%s: cannot read /proc/%ld/fd", ds->pid.path,
+		    (long)f->to);
+	else if (how != 0 && kill(f->to, SIGKILL) == -1 && errno != ESRCH)
+		warn("%s: kill %ld", ds->pid.path, (long)f->to);
+	if (wait_unlocked(fd, KILL_SECONDS))
+		return (true);
+	warnx("%s: pid %ld could not be stopped", ds->pid.path, (long)f->pid);
+	return (false);
+}
+
+/*
  * Signal the daemon, wait for the lock, escalate to SIGKILL, and remove
  * the pidfile once the lock is ours: only then is the name ours to take.
  */
@@ -667,18 +711,10 @@ control_stop(struct daemon_state *ds)
 		return (EXIT_ERR);
 	}
 	seconds = ds->timeout > 0 ? ds->timeout : 10;
-	if (!wait_unlocked(fd, seconds)) {
-		warnx("%s: pid %ld still running after %lld s, sending SIGKILL",
-		    ds->pid.path, (long)f.pid, seconds);
-		kill_run(&f);
-		if (resolve(ds->pid.path, f.pid, &sb, &f) == -1 ||
-		    signal_found(ds, SIGKILL, &f) == -1 ||
-		    !wait_unlocked(fd, KILL_SECONDS)) {
-			warnx("%s: pid %ld could not be stopped", ds->pid.path,
-			    (long)f.pid);
-			(void)close(fd);
-			return (EXIT_ERR);
-		}
+	if (!wait_unlocked(fd, seconds) &&
+	    !escalate(ds, fd, &sb, &f, seconds)) {
+		(void)close(fd);
+		return (EXIT_ERR);
 	}
 	remove_locked(ds->pid.path, fd);
 	(void)close(fd);

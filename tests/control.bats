@@ -260,3 +260,50 @@ os.execv(sys.argv[1], sys.argv[1:])' "$DAEMONIZE" --stop -t 1 -p "$T/d.pid"
 	gone "$sup"
 	[ ! -e "$T/c.pid" ]
 }
+
+@test "a --stop that meets another --stop removing the pidfile exits 0" {
+	local dead i a b
+	sh -c 'exit 0' &
+	dead=$!
+	wait "$dead"
+	echo "$dead" >"$T/d.pid"
+	# The other --stop: it holds the lock of a daemon that is gone, for
+	# as long as it takes to remove the file.
+	(flock -x 9 && touch "$T/locked" && sleep 0.2 && rm -f "$T/d.pid") \
+		9<"$T/d.pid" 3>&- &
+	remember $!
+	wait_until 2 test -e "$T/locked"
+	run -0 --separate-stderr "$DAEMONIZE" --stop -p "$T/d.pid"
+	assert_equal "$stderr" ""
+	[ ! -e "$T/d.pid" ]
+	# And two real ones at once.
+	for i in 1 2 3 4 5; do
+		start_sleeper "$T/d.pid"
+		"$DAEMONIZE" --stop -p "$T/d.pid" 2>"$T/err.a" &
+		a=$!
+		"$DAEMONIZE" --stop -p "$T/d.pid" 2>"$T/err.b" &
+		b=$!
+		wait "$a" || fail "round $i: $(cat "$T/err.a")"
+		wait "$b" || fail "round $i: $(cat "$T/err.b")"
+	done
+}
+
+@test "--stop -t 1 exits 0 when the supervisor went on its own after its run's SIGKILL" {
+	need_strace
+	"$DAEMONIZE" -r --stop-timeout 60 -P "$T/s.pid" -p "$T/c.pid" \
+		sh -c 'trap "" TERM; exec sleep 300' 3>&-
+	remember_pidfile "$T/s.pid"
+	remember_pidfile "$T/c.pid"
+	local sup child
+	sup=$(cat "$T/s.pid")
+	child=$(cat "$T/c.pid")
+	# Each kill(2) of --stop returns late: the supervisor has time to
+	# reap its killed run and leave before --stop looks again.
+	run -0 --separate-stderr traced -e trace=kill \
+		-e inject=kill:delay_exit=300000 -- --stop -t 1 -p "$T/c.pid"
+	assert_equal "$stderr" \
+		"daemonize: $T/c.pid: pid $child still running after 1 s, sending SIGKILL"
+	gone "$child"
+	gone "$sup"
+	[ ! -e "$T/c.pid" ]
+}
