@@ -53,7 +53,7 @@ static void	on_alarm(int);
 static bool	wait_unlocked(int, long long);
 static void	remove_locked(const char *, int);
 static long long proc_number(pid_t, int);
-static int	resolve(const char *, pid_t, const struct stat *,
+static int	resolve(const char *, pid_t, const struct stat *, bool,
 		    struct found *);
 static enum probe locate(const char *, bool, int *, struct stat *,
 		    struct found *);
@@ -259,12 +259,12 @@ proc_number(pid_t pid, int n)
 /*
  * Who holds the lock of the file naming pid: pid itself, or its parent,
  * as the supervisor of -r keeps the lock while the file names its run,
- * or failing both a supervisor that find_supervisor() finds.  0 with *f
- * filled in, 1 when nobody we may signal holds it, -1 when /proc could
- * not be read, said.
+ * or failing both, if scan, a supervisor that find_supervisor() finds.
+ * 0 with *f filled in, 1 when nobody we may signal holds it, -1 when
+ * /proc could not be read, said.
  */
 static int
-resolve(const char *path, pid_t pid, const struct stat *sb,
+resolve(const char *path, pid_t pid, const struct stat *sb, bool scan,
     struct found *f)
 {
 	long long ppid;
@@ -288,8 +288,10 @@ resolve(const char *path, pid_t pid, const struct stat *sb,
 		f->sup = supervisor(f->to, how);
 		return (0);
 	}
-	if ((sup = find_supervisor(path, sb)) <= 0)
-		return (sup == 0 ? 1 : -1);
+	if (!scan || (sup = find_supervisor(path, sb)) == 0)
+		return (1);
+	if (sup == -1)
+		return (-1);
 	*f = (struct found){ sup, sup, true };
 	return (0);
 }
@@ -328,6 +330,7 @@ find_supervisor(const char *path, const struct stat *sb)
 	long long ppid;
 	pid_t pid, found;
 	DIR *d;
+	int r;
 
 	if ((ours = program("/proc/self/exe", self, sizeof(self))) == NULL)
 		return (0);
@@ -355,8 +358,10 @@ find_supervisor(const char *path, const struct stat *sb)
 	}
 	(void)closedir(d);
 	if (found > 0 && (ppid = proc_number(found, 4)) >= 2 &&
-	    ppid <= INT_MAX && holding_supervisor(path, (pid_t)ppid, sb) == 1)
-		found = (pid_t)ppid;
+	    ppid <= INT_MAX) {
+		if ((r = holding_supervisor(path, (pid_t)ppid, sb)) != 0)
+			found = r == 1 ? (pid_t)ppid : -1;
+	}
 	return (found);
 }
 
@@ -382,7 +387,8 @@ locate(const char *path, bool act, int *fdp, struct stat *sb,
 		*f = (struct found){ pid, -1, false };
 		if (p != PROBE_RUNNING || pid <= 0)
 			return (p);
-		if ((r = resolve(path, pid, sb, f)) == -1) {
+		/* A supervisor is found the first time, if there is one. */
+		if ((r = resolve(path, pid, sb, tries == 1, f)) == -1) {
 			(void)close(*fdp);
 			*fdp = -1;
 			return (PROBE_UNKNOWN);
