@@ -519,7 +519,10 @@ run_of(pid_t sup, pid_t named)
 static const char *
 sv_words(pid_t sup, char *title, size_t size)
 {
-	const char *states[] = { "running, ", "backing off, ", "given up, " };
+	static const char *const states[] = {
+		"running, ", "backing off, ", "given up, ",
+	};
+	static const char restarts[] = " restarts";
 	char path[64], *p, *q, *words, *end;
 	size_t i, len, digits;
 	ssize_t n;
@@ -535,16 +538,16 @@ sv_words(pid_t sup, char *title, size_t size)
 	title[n] = '\0';
 	words = end = NULL;
 	for (p = title; (p = strstr(p, "] ")) != NULL; p++) {
+		q = p + 2;
 		for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-			q = p + 2;
 			len = strlen(states[i]);
 			if (strncmp(q, states[i], len) != 0)
 				continue;
 			digits = strspn(q + len, "0123456789");
-			if (digits > 0 &&
-			    strncmp(q + len + digits, " restarts", 9) == 0) {
+			if (digits > 0 && strncmp(q + len + digits, restarts,
+			    sizeof(restarts) - 1) == 0) {
 				words = q;
-				end = q + len + digits + 9;
+				end = q + len + digits + sizeof(restarts) - 1;
 			}
 		}
 	}
