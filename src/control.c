@@ -17,11 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemonize.h"
 
 #define KILL_SECONDS	5	/* how long SIGKILL gets to free the lock */
+#define LOCATE_TRIES	50	/* 10 ms apart: how long a lock is busy */
 
 enum probe {
 	PROBE_RUNNING,	/* locked: a daemon lives */
@@ -30,24 +32,46 @@ enum probe {
 	PROBE_UNKNOWN,	/* could not tell; said why */
 };
 
+/* What the verbs found behind a locked pidfile. */
+struct found {
+	pid_t	pid;	/* the pid to report: the file's, or the holder's */
+	pid_t	to;	/* the holder of the lock, to signal; -1 if none */
+	bool	sup;	/* to is a supervisor of -r */
+};
+
+/* What holds() says. */
+#define HOLDS_OPEN	1	/* has the file open */
+#define HOLDS_WRITE	2	/* and for writing */
+#define HOLDS_UNKNOWN	(-1)	/* no /proc, or not ours to look at */
+#define HOLDS_ERROR	(-2)	/* /proc there, unreadable now: errno */
+
 static volatile sig_atomic_t timed_out;
 
 static enum probe probe(const char *, bool, int *, pid_t *, struct stat *);
-static int	holder(pid_t, const struct stat *);
+static int	holds(pid_t, const struct stat *);
 static void	on_alarm(int);
 static bool	wait_unlocked(int, long long);
 static void	remove_locked(const char *, int);
 static long long proc_number(pid_t, int);
-static pid_t	target(pid_t, const struct stat *);
-static bool	is_daemonize(pid_t);
+static int	resolve(const char *, pid_t, const struct stat *, bool,
+		    struct found *);
+static enum probe locate(const char *, bool, int *, struct stat *,
+		    struct found *);
+static const char *program(const char *, char *, size_t);
+static bool	supervisor(pid_t, int);
+static int	holding_supervisor(const char *, pid_t, const struct stat *);
+static pid_t	find_supervisor(const char *, const struct stat *);
 static long long age(pid_t);
-static const char *sv_state(pid_t, const struct stat *, pid_t *, pid_t *,
-		    char *, size_t);
-static void	supervised(pid_t, const struct stat *);
-static void	kill_run(pid_t, const struct stat *);
-static int	running(const struct daemon_state *, pid_t *, struct stat *);
-static int	signal_holder(const struct daemon_state *, int, pid_t,
-		    const struct stat *);
+static bool	is_run(pid_t, pid_t);
+static pid_t	run_of(pid_t, pid_t);
+static const char *sv_words(pid_t, char *, size_t);
+static void	supervised(const struct found *);
+static void	kill_run(const struct found *);
+static bool	escalate(const struct daemon_state *, int, const struct stat *,
+		    const struct found *, long long);
+static int	running(const struct daemon_state *, struct found *);
+static int	signal_found(const struct daemon_state *, int,
+		    const struct found *);
 
 /*
  * Try the lock without waiting.  A lock we get means nobody holds it:
@@ -95,34 +119,54 @@ probe(const char *path, bool act, int *fdp, pid_t *pidp, struct stat *sb)
 }
 
 /*
- * Does pid hold the pidfile open?  1 yes, 0 no, -1 cannot tell (no
- * /proc).  The lock says a daemon lives; this says it is the one the
- * file names, and not a process that inherited the descriptor.
+ * How pid holds the pidfile: HOLDS_OPEN, with HOLDS_WRITE when for
+ * writing too, 0 not at all, HOLDS_UNKNOWN when /proc cannot tell (there
+ * is none, or the process is another user's), HOLDS_ERROR when /proc is
+ * there but cannot be read now, out of descriptors or memory: that is no
+ * licence to trust the pid.  The lock says a daemon lives; this says it
+ * is the one the file names, and not a process that inherited the lock.
  */
 static int
-holder(pid_t pid, const struct stat *sb)
+holds(pid_t pid, const struct stat *sb)
 {
 	char path[64];
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
-	int found;
+	int how, serrno;
 
 	(void)snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
 	if ((d = opendir(path)) == NULL) {
-		/* Gone, if /proc works; another user's, we cannot tell. */
-		if (errno == ENOENT && access("/proc/self/fd", F_OK) == 0)
+		if (errno == EACCES || errno == EPERM)
+			return (HOLDS_UNKNOWN);
+		if (errno != ENOENT && errno != ESRCH)
+			return (HOLDS_ERROR);
+		/* Gone, if /proc works at all. */
+		if (access("/proc/self/fd", F_OK) == 0)
 			return (0);
-		return (-1);
+		return (errno == ENOENT ? HOLDS_UNKNOWN : HOLDS_ERROR);
 	}
-	found = 0;
-	while (found == 0 && (de = readdir(d)) != NULL) {
-		if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
-		    st.st_dev == sb->st_dev && st.st_ino == sb->st_ino)
-			found = 1;
+	how = 0;
+	while (how != (HOLDS_OPEN | HOLDS_WRITE)) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
+		if (fstatat(dirfd(d), de->d_name, &st, 0) == -1 ||
+		    st.st_dev != sb->st_dev || st.st_ino != sb->st_ino)
+			continue;
+		how |= HOLDS_OPEN;
+		/* The link's own mode is the descriptor's: w if writable. */
+		if (fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && (st.st_mode & S_IWUSR))
+			how |= HOLDS_WRITE;
 	}
+	serrno = errno;
 	(void)closedir(d);
-	return (found);
+	if (how == 0 && serrno != 0) {
+		errno = serrno;
+		return (HOLDS_ERROR);
+	}
+	return (how);
 }
 
 static void
@@ -213,33 +257,193 @@ proc_number(pid_t pid, int n)
 }
 
 /*
- * The process to signal for the pidfile naming pid: pid itself when it
- * holds the file, or its parent when that does: the supervisor of -r,
- * which keeps the lock while the file names its child.  -1 if neither.
+ * Who holds the lock of the file naming pid: pid itself, or its parent,
+ * as the supervisor of -r keeps the lock while the file names its run,
+ * or failing both, if scan, a supervisor that find_supervisor() finds.
+ * 0 with *f filled in, 1 when nobody we may signal holds it, -1 when
+ * /proc could not be read, said.
  */
-static pid_t
-target(pid_t pid, const struct stat *sb)
+static int
+resolve(const char *path, pid_t pid, const struct stat *sb, bool scan,
+    struct found *f)
 {
 	long long ppid;
+	pid_t asked, sup;
+	int how;
 
-	if (holder(pid, sb) != 0)
-		return (pid);
-	if ((ppid = proc_number(pid, 4)) < 2 || ppid > INT_MAX)
+	*f = (struct found){ pid, -1, false };
+	asked = pid;
+	if ((how = holds(pid, sb)) == 0 &&
+	    (ppid = proc_number(pid, 4)) >= 2 && ppid <= INT_MAX) {
+		asked = (pid_t)ppid;
+		if ((how = holds(asked, sb)) == HOLDS_UNKNOWN)
+			how = 0;
+	}
+	if (how == HOLDS_ERROR) {
+		warn("%s: cannot read /proc/%ld/fd", path, (long)asked);
 		return (-1);
-	return (holder((pid_t)ppid, sb) == 1 ? (pid_t)ppid : -1);
+	}
+	if (how != 0) {
+		f->to = asked;
+		f->sup = supervisor(f->to, how);
+		return (0);
+	}
+	if (!scan || (sup = find_supervisor(path, sb)) == 0)
+		return (1);
+	if (sup == -1)
+		return (-1);
+	*f = (struct found){ sup, sup, true };
+	return (0);
 }
 
-/* Is pid a daemonize, the same program as we are? */
-static bool
-is_daemonize(pid_t pid)
+/*
+ * Is pid a supervisor holding the pidfile, and not the middle process of
+ * a start, which holds it too while it waits for readiness, and leads
+ * its session?  1 yes, 0 no, -1 on an error, said.
+ */
+static int
+holding_supervisor(const char *path, pid_t pid, const struct stat *sb)
 {
-	char self[PATH_MAX], them[PATH_MAX], path[64];
-	ssize_t a, b;
+	int how;
 
-	(void)snprintf(path, sizeof(path), "/proc/%ld/exe", (long)pid);
-	a = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	b = readlink(path, them, sizeof(them) - 1);
-	return (a > 0 && a == b && memcmp(self, them, (size_t)a) == 0);
+	if ((how = holds(pid, sb)) == HOLDS_ERROR) {
+		warn("%s: cannot read /proc/%ld/fd", path, (long)pid);
+		return (-1);
+	}
+	return (supervisor(pid, how) && proc_number(pid, 6) != pid);
+}
+
+/*
+ * The supervisor holding the pidfile, found without the pid in it: from
+ * the moment a supervisor reaps a run until it rewrites the file, that
+ * names a dead pid.  Every process running a program of our name is
+ * asked.  One whose parent is such a supervisor too is a run between
+ * fork and exec; the parent is the answer.  Its pid, 0 if none, -1 on
+ * an error, said.
+ */
+static pid_t
+find_supervisor(const char *path, const struct stat *sb)
+{
+	char self[PATH_MAX], them[PATH_MAX], link[64];
+	const char *ours, *name, *errstr;
+	struct dirent *de;
+	long long ppid;
+	pid_t pid, found;
+	DIR *d;
+	int r;
+
+	if ((ours = program("/proc/self/exe", self, sizeof(self))) == NULL)
+		return (0);
+	if ((d = opendir("/proc")) == NULL) {
+		warn("%s: cannot read /proc", path);
+		return (-1);
+	}
+	for (found = 0; found == 0; ) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0) {
+				warn("%s: cannot read /proc", path);
+				found = -1;
+			}
+			break;
+		}
+		pid = (pid_t)strtonum(de->d_name, 2, INT_MAX, &errstr);
+		if (errstr != NULL || pid == getpid())
+			continue;
+		(void)snprintf(link, sizeof(link), "/proc/%ld/exe", (long)pid);
+		if ((name = program(link, them, sizeof(them))) != NULL &&
+		    strcmp(name, ours) == 0 &&
+		    (found = holding_supervisor(path, pid, sb)) == 1)
+			found = pid;
+	}
+	(void)closedir(d);
+	if (found > 0 && (ppid = proc_number(found, 4)) >= 2 &&
+	    ppid <= INT_MAX) {
+		if ((r = holding_supervisor(path, (pid_t)ppid, sb)) != 0)
+			found = r == 1 ? (pid_t)ppid : -1;
+	}
+	return (found);
+}
+
+/*
+ * Probe the pidfile and, when it is locked and names a pid, find who
+ * holds the lock: f->to, or -1 if nobody we may signal.  That may be for
+ * a moment only: another --stop removing the file of a daemon it has
+ * stopped, a --status probe, a start about to write its pid.  So probe
+ * again for a while before saying so: a daemon stopped meanwhile is
+ * stopped, and no error.
+ */
+static enum probe
+locate(const char *path, bool act, int *fdp, struct stat *sb,
+    struct found *f)
+{
+	const struct timespec pause = { 0, 10 * 1000 * 1000 };
+	enum probe p;
+	pid_t pid;
+	int tries, r;
+
+	for (tries = 1; ; tries++) {
+		p = probe(path, act, fdp, &pid, sb);
+		*f = (struct found){ pid, -1, false };
+		if (p != PROBE_RUNNING || pid <= 0)
+			return (p);
+		/* A supervisor is found the first time, if there is one. */
+		if ((r = resolve(path, pid, sb, tries == 1, f)) == -1) {
+			(void)close(*fdp);
+			*fdp = -1;
+			return (PROBE_UNKNOWN);
+		}
+		if (r == 0 || tries == LOCATE_TRIES)
+			return (p);
+		(void)close(*fdp);
+		(void)nanosleep(&pause, NULL);
+	}
+}
+
+/*
+ * The file name of the program that the link /proc/PID/exe names, into
+ * buf: without its directory, and without the " (deleted)" of a file
+ * that an upgrade replaced since the process started it.  NULL if none.
+ */
+static const char *
+program(const char *link, char *buf, size_t size)
+{
+	const char deleted[] = " (deleted)";
+	const size_t len = sizeof(deleted) - 1;
+	char *p;
+	ssize_t n;
+
+	if ((n = readlink(link, buf, size - 1)) <= 0)
+		return (NULL);
+	buf[n] = '\0';
+	if ((size_t)n > len && strcmp(buf + n - len, deleted) == 0)
+		buf[n - len] = '\0';
+	return ((p = strrchr(buf, '/')) != NULL ? p + 1 : buf);
+}
+
+/*
+ * Is pid, which holds the pidfile as holds() said, a supervisor of -r?
+ * Proof enough: it holds the very file open for writing, as a supervisor
+ * keeps its pidfiles to rewrite them, and as no verb, no command (the
+ * descriptor is close-on-exec) and nothing a command leaves behind ever
+ * does; and it runs a program of our name, so that a command that opened
+ * its own pidfile is not one.  The name, not the file: after an upgrade
+ * the supervisor runs a deleted file, and the verbs may come from another
+ * directory.  Faking both takes the lock and write access to the file,
+ * which only the one who started it has.
+ */
+static bool
+supervisor(pid_t pid, int how)
+{
+	char self[PATH_MAX], them[PATH_MAX], link[64];
+	const char *ours, *theirs;
+
+	if (how <= 0 || (how & HOLDS_WRITE) == 0)
+		return (false);
+	(void)snprintf(link, sizeof(link), "/proc/%ld/exe", (long)pid);
+	ours = program("/proc/self/exe", self, sizeof(self));
+	theirs = program(link, them, sizeof(them));
+	return (ours != NULL && theirs != NULL && strcmp(ours, theirs) == 0);
 }
 
 /* Seconds since pid started, from /proc, or -1. */
@@ -266,67 +470,114 @@ age(pid_t pid)
 	return ((long long)up - start / sysconf(_SC_CLK_TCK));
 }
 
-/*
- * For the pidfile naming pid, held by a supervisor of ours: the state
- * after its title's "[child 1234]" or "[no child]", as " running, 2
- * restarts", with the supervisor in *sup and the child, or -1, in
- * *child.  NULL when no supervisor of ours holds the file.
- */
-static const char *
-sv_state(pid_t pid, const struct stat *sb, pid_t *sup, pid_t *child,
-    char *title, size_t size)
+/* Is pid a run of supervisor sup: its child, leading its own group? */
+static bool
+is_run(pid_t sup, pid_t pid)
 {
-	char path[64], *p, *end, *tail;
-	const char *errstr;
-	ssize_t n;
-	int fd;
-
-	*sup = target(pid, sb);
-	*child = -1;
-	if (*sup <= 0 || !is_daemonize(*sup))
-		return (NULL);
-	(void)snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)*sup);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (NULL);
-	n = read(fd, title, size - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return (NULL);
-	title[n] = '\0';
-	if ((p = strstr(title, " [")) == NULL ||
-	    (end = strchr(p, ']')) == NULL)
-		return (NULL);
-	/* What the old argument area held after the title is not ours. */
-	if ((tail = strstr(end, " restarts")) != NULL)
-		tail[strlen(" restarts")] = '\0';
-	if (strncmp(p, " [child ", 8) == 0) {
-		*end = '\0';
-		*child = (pid_t)strtonum(p + 8, 2, INT_MAX, &errstr);
-		if (errstr != NULL)
-			*child = -1;
-	}
-	return (end + 1);
+	return (pid > 1 && proc_number(pid, 4) == sup &&
+	    proc_number(pid, 5) == pid);
 }
 
 /*
- * For a service under -r, a second line: its supervisor's state, read
- * from the supervisor's process title, and the child's uptime.
+ * The current run of supervisor sup, from the kernel, not from its
+ * title, which may have had no room for it: the child of sup that leads
+ * a process group of its own, as each run does.  Without the list of
+ * children (a kernel built without it), the pid the pidfile names, if it
+ * is such a child.  -1 if none.
+ */
+static pid_t
+run_of(pid_t sup, pid_t named)
+{
+	char path[80], buf[256], *p, *word;
+	const char *errstr;
+	pid_t pid;
+	ssize_t n;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
+	    (long)sup, (long)sup);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (errno == ENOENT && is_run(sup, named) ? named : -1);
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return (-1);
+	buf[n] = '\0';
+	for (p = buf; (word = strsep(&p, " \n")) != NULL; ) {
+		pid = (pid_t)strtonum(word, 2, INT_MAX, &errstr);
+		if (errstr == NULL && is_run(sup, pid))
+			return (pid);
+	}
+	return (-1);
+}
+
+/*
+ * The words of supervisor sup's title after its "[child 1234]" or "[no
+ * child]", as "running, 2 restarts"; "" when the title had no room for
+ * them whole.  The last that fit: the command's name may look like them.
+ */
+static const char *
+sv_words(pid_t sup, char *title, size_t size)
+{
+	static const char *const states[] = {
+		"running, ", "backing off, ", "given up, ",
+	};
+	static const char restarts[] = " restarts";
+	char path[64], *p, *q, *words, *end;
+	size_t i, len, digits;
+	ssize_t n;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)sup);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return ("");
+	n = read(fd, title, size - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return ("");
+	title[n] = '\0';
+	words = end = NULL;
+	for (p = title; (p = strstr(p, "] ")) != NULL; p++) {
+		q = p + 2;
+		for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+			len = strlen(states[i]);
+			if (strncmp(q, states[i], len) != 0)
+				continue;
+			digits = strspn(q + len, "0123456789");
+			if (digits > 0 && strncmp(q + len + digits, restarts,
+			    sizeof(restarts) - 1) == 0) {
+				words = q;
+				end = q + len + digits + sizeof(restarts) - 1;
+			}
+		}
+	}
+	if (words == NULL)
+		return ("");
+	/* What the old argument area held after the title is not ours. */
+	*end = '\0';
+	return (words);
+}
+
+/*
+ * For a service under -r, a second line: its supervisor's state, from
+ * the supervisor's process title when that had room for it, and its run
+ * with the run's uptime.
  */
 static void
-supervised(pid_t pid, const struct stat *sb)
+supervised(const struct found *f)
 {
 	char title[512];
 	const char *state;
-	pid_t sup, child;
+	pid_t child;
 
-	state = sv_state(pid, sb, &sup, &child, title, sizeof(title));
-	if (state == NULL)
+	if (!f->sup)
 		return;
-	if (child == -1)
-		printf("supervised by %ld:%s\n", (long)sup, state);
-	else
-		printf("supervised by %ld:%s, child %ld up %lld s\n",
-		    (long)sup, state, (long)child, age(child));
+	state = sv_words(f->to, title, sizeof(title));
+	printf("supervised by %ld%s%s", (long)f->to,
+	    *state != '\0' ? ": " : "", state);
+	if ((child = run_of(f->to, f->pid)) != -1)
+		printf(", child %ld up %lld s", (long)child, age(child));
+	printf("\n");
 }
 
 /*
@@ -335,65 +586,58 @@ supervised(pid_t pid, const struct stat *sb)
  * Only a child of that very supervisor, leading its own group, is hit.
  */
 static void
-kill_run(pid_t pid, const struct stat *sb)
+kill_run(const struct found *f)
 {
-	char title[512];
-	pid_t sup, child;
+	pid_t child;
 
-	if (sv_state(pid, sb, &sup, &child, title, sizeof(title)) != NULL &&
-	    child != -1 && proc_number(child, 4) == sup &&
-	    proc_number(child, 5) == child)
+	if (f->sup && (child = run_of(f->to, f->pid)) != -1)
 		(void)kill(-child, SIGKILL);
 }
 
 /*
- * Signal the holder of the lock, and only if the file leads to it.
- * Returns the pid signalled (a supervisor, for -r), or -1.
+ * Signal the holder of the lock that f found, if any.  Returns the pid
+ * signalled (a supervisor, for -r), or -1.
  */
 static int
-signal_holder(const struct daemon_state *ds, int sig, pid_t pid,
-    const struct stat *sb)
+signal_found(const struct daemon_state *ds, int sig, const struct found *f)
 {
-	pid_t to;
-
-	if (pid <= 0) {
+	if (f->pid <= 0) {
 		warnx("%s: locked, but names no pid: nothing signalled",
 		    ds->pid.path);
 		return (-1);
 	}
-	if ((to = target(pid, sb)) == -1) {
+	if (f->to == -1) {
 		warnx("%s: locked, but pid %ld does not hold it: "
-		    "nothing signalled", ds->pid.path, (long)pid);
+		    "nothing signalled", ds->pid.path, (long)f->pid);
 		return (-1);
 	}
-	if (kill(to, sig) == -1 && errno != ESRCH) {
-		warn("%s: kill %ld", ds->pid.path, (long)to);
+	if (kill(f->to, sig) == -1 && errno != ESRCH) {
+		warn("%s: kill %ld", ds->pid.path, (long)f->to);
 		return (-1);
 	}
-	return (to);
+	return (f->to);
 }
 
 int
 control_status(struct daemon_state *ds)
 {
+	struct found f;
 	struct stat sb;
-	pid_t pid;
 	int fd, status;
 
-	switch (probe(ds->pid.path, false, &fd, &pid, &sb)) {
+	switch (locate(ds->pid.path, false, &fd, &sb, &f)) {
 	case PROBE_RUNNING:
 		/*
 		 * A child that kept the lock when the daemon died is not
 		 * it; a supervisor holding it for the child it names is.
 		 */
-		if (pid > 0 && holder(pid, &sb) == 0 &&
-		    target(pid, &sb) == -1) {
+		if (f.pid > 0 && f.to == -1) {
 			warnx("%s: locked, but pid %ld does not hold it",
-			    ds->pid.path, (long)pid);
+			    ds->pid.path, (long)f.pid);
 			status = STATUS_UNKNOWN;
-		} else if (pid > 0) {
-			printf("%ld\n", (long)pid);
-			supervised(pid, &sb);
+		} else if (f.pid > 0) {
+			printf("%ld\n", (long)f.pid);
+			supervised(&f);
 			status = STATUS_RUNNING;
 		} else {
 			printf("running\n");
@@ -418,18 +662,46 @@ control_status(struct daemon_state *ds)
 }
 
 /*
+ * The -t of --stop ran out: SIGKILL, to a supervisor's run first.  The
+ * holder found before the first signal gets it, not one found from the
+ * pidfile again: that names a run that may be dead now, and a supervisor
+ * may be gone with it on its own, which is what --stop asked for.  What
+ * counts is that the lock comes free.
+ */
+static bool
+escalate(const struct daemon_state *ds, int fd, const struct stat *sb,
+    const struct found *f, long long seconds)
+{
+	int how;
+
+	warnx("%s: pid %ld still running after %lld s, sending SIGKILL",
+	    ds->pid.path, (long)f->pid, seconds);
+	kill_run(f);
+	/* Once it is gone, its pid may be another process's. */
+	if ((how = holds(f->to, sb)) == HOLDS_ERROR)
+		warn("%s: cannot read /proc/%ld/fd", ds->pid.path,
+		    (long)f->to);
+	else if (how != 0 && kill(f->to, SIGKILL) == -1 && errno != ESRCH)
+		warn("%s: kill %ld", ds->pid.path, (long)f->to);
+	if (wait_unlocked(fd, KILL_SECONDS))
+		return (true);
+	warnx("%s: pid %ld could not be stopped", ds->pid.path, (long)f->pid);
+	return (false);
+}
+
+/*
  * Signal the daemon, wait for the lock, escalate to SIGKILL, and remove
  * the pidfile once the lock is ours: only then is the name ours to take.
  */
 int
 control_stop(struct daemon_state *ds)
 {
+	struct found f;
 	struct stat sb;
 	long long seconds;
-	pid_t pid;
 	int fd;
 
-	switch (probe(ds->pid.path, true, &fd, &pid, &sb)) {
+	switch (locate(ds->pid.path, true, &fd, &sb, &f)) {
 	case PROBE_RUNNING:
 		break;
 	case PROBE_STALE:
@@ -443,40 +715,34 @@ control_stop(struct daemon_state *ds)
 	case PROBE_UNKNOWN:
 		return (EXIT_ERR);
 	}
-	if (signal_holder(ds, ds->signal, pid, &sb) == -1) {
+	if (signal_found(ds, ds->signal, &f) == -1) {
 		(void)close(fd);
 		return (EXIT_ERR);
 	}
 	seconds = ds->timeout > 0 ? ds->timeout : 10;
-	if (!wait_unlocked(fd, seconds)) {
-		warnx("%s: pid %ld still running after %lld s, sending SIGKILL",
-		    ds->pid.path, (long)pid, seconds);
-		kill_run(pid, &sb);
-		if (signal_holder(ds, SIGKILL, pid, &sb) == -1 ||
-		    !wait_unlocked(fd, KILL_SECONDS)) {
-			warnx("%s: pid %ld could not be stopped", ds->pid.path,
-			    (long)pid);
-			(void)close(fd);
-			return (EXIT_ERR);
-		}
+	if (!wait_unlocked(fd, seconds) &&
+	    !escalate(ds, fd, &sb, &f, seconds)) {
+		(void)close(fd);
+		return (EXIT_ERR);
 	}
 	remove_locked(ds->pid.path, fd);
 	(void)close(fd);
 	if (ds->verbose)
-		warnx("%s: pid %ld stopped", ds->pid.path, (long)pid);
+		warnx("%s: pid %ld stopped", ds->pid.path, (long)f.pid);
 	return (EXIT_OK);
 }
 
 /*
- * For --signal and --restart: 0 with the pid and the file's identity
- * when a daemon holds the lock, else the status to exit with.
+ * For --signal and --restart: 0 with what locate() found when a daemon
+ * holds the lock, else the status to exit with.
  */
 static int
-running(const struct daemon_state *ds, pid_t *pid, struct stat *sb)
+running(const struct daemon_state *ds, struct found *f)
 {
+	struct stat sb;
 	int fd;
 
-	switch (probe(ds->pid.path, true, &fd, pid, sb)) {
+	switch (locate(ds->pid.path, true, &fd, &sb, f)) {
 	case PROBE_RUNNING:
 		(void)close(fd);
 		return (0);
@@ -494,13 +760,13 @@ running(const struct daemon_state *ds, pid_t *pid, struct stat *sb)
 int
 control_signal(struct daemon_state *ds)
 {
-	struct stat sb;
-	pid_t pid, to;
+	struct found f;
+	pid_t to;
 	int status;
 
-	if ((status = running(ds, &pid, &sb)) != 0)
+	if ((status = running(ds, &f)) != 0)
 		return (status);
-	if ((to = signal_holder(ds, ds->signal, pid, &sb)) == -1)
+	if ((to = signal_found(ds, ds->signal, &f)) == -1)
 		return (EXIT_ERR);
 	if (ds->verbose)
 		warnx("%s: sent SIG%s to pid %ld", ds->pid.path,
@@ -516,21 +782,19 @@ control_signal(struct daemon_state *ds)
 int
 control_restart(struct daemon_state *ds)
 {
-	struct stat sb;
-	pid_t pid, to;
+	struct found f;
 	int status;
 
-	if ((status = running(ds, &pid, &sb)) != 0)
+	if ((status = running(ds, &f)) != 0)
 		return (status);
-	to = pid > 0 ? target(pid, &sb) : -1;
 	/* Only a supervisor, a daemonize, knows the signal. */
-	if (to <= 0 || !is_daemonize(to)) {
+	if (!f.sup) {
 		warnx("%s: not a supervised daemon (-r): nothing signalled",
 		    ds->pid.path);
 		return (EXIT_ERR);
 	}
-	if (kill(to, SIGRTMIN + 1) == -1) {
-		warn("%s: kill %ld", ds->pid.path, (long)to);
+	if (kill(f.to, SIGRTMIN + 1) == -1) {
+		warn("%s: kill %ld", ds->pid.path, (long)f.to);
 		return (EXIT_ERR);
 	}
 	return (EXIT_OK);

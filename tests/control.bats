@@ -176,3 +176,138 @@ os.execv(sys.argv[1], sys.argv[1:])' "$DAEMONIZE" --stop -t 1 -p "$T/d.pid"
 	assert_equal "$stderr" "daemonize: --signal: takes only -p, -P and -v"
 	[ ! -e "$T/log" ]
 }
+
+@test "a /proc/PID/fd that cannot be read now is an error, not a licence to trust the pid" {
+	need_strace
+	"$DAEMONIZE" -r -P "$T/s.pid" -p "$T/c.pid" sleep 300 3>&-
+	remember_pidfile "$T/s.pid"
+	remember_pidfile "$T/c.pid"
+	local child
+	child=$(cat "$T/c.pid")
+	# Out of descriptors for just that directory: /proc is still there.
+	run -1 --separate-stderr traced -P "/proc/$child/fd" -e trace=openat \
+		-e inject=openat:error=EMFILE -- --stop -t 1 -p "$T/c.pid"
+	assert_equal "$stderr" \
+		"daemonize: $T/c.pid: cannot read /proc/$child/fd: Too many open files"
+	run -4 --separate-stderr traced -P "/proc/$child/fd" -e trace=openat \
+		-e inject=openat:error=ENOMEM -- --status -p "$T/c.pid"
+	assert_equal "$stderr" \
+		"daemonize: $T/c.pid: cannot read /proc/$child/fd: Cannot allocate memory"
+	# Nothing was signalled: the same run, not a respawned one.
+	alive "$child"
+	[ "$(cat "$T/c.pid")" = "$child" ]
+	alive "$(cat "$T/s.pid")"
+}
+
+@test "the verbs still know a supervisor whose program file an upgrade replaced" {
+	# Another directory than the verbs' own, under the same name.
+	mkdir "$T/bin"
+	cp "$DAEMONIZE" "$T/bin/daemonize"
+	"$T/bin/daemonize" -r --stop-timeout 1 -P "$T/s.pid" -p "$T/c.pid" \
+		sh -c 'trap "" TERM; exec sleep 300' 3>&-
+	remember_pidfile "$T/s.pid"
+	remember_pidfile "$T/c.pid"
+	local sup child
+	sup=$(cat "$T/s.pid")
+	child=$(cat "$T/c.pid")
+	# What a package upgrade does: the new file is renamed over the old.
+	cp "$T/bin/daemonize" "$T/bin/daemonize.new"
+	mv "$T/bin/daemonize.new" "$T/bin/daemonize"
+	[[ $(readlink "/proc/$sup/exe") == *" (deleted)" ]]
+	run -0 "$DAEMONIZE" --status -p "$T/c.pid"
+	assert_line --index 1 --regexp "^supervised by $sup: running, 0 restarts, child $child up"
+	run -0 "$DAEMONIZE" --restart -p "$T/c.pid"
+	wait_until 5 sh -c "[ \"\$(cat '$T/c.pid')\" != $child ] &&
+		[ \"\$(cat '$T/c.pid')\" != $sup ]"
+	child=$(cat "$T/c.pid")
+	remember "$child"
+	# The SIGKILL reaches the run's group, which ignores SIGTERM.
+	run -0 "$T/bin/daemonize" --stop -t 1 -p "$T/c.pid"
+	wait_until 2 gone "$child"
+}
+
+@test "the verbs find a supervisor's run when its title had no room for it" {
+	printf '#!/bin/sh\ntrap "" TERM\nexec sleep 300\n' >"$T/s"
+	chmod 755 "$T/s"
+	# No environment and a short command line: little room for a title.
+	(cd "$T" && exec -c -a d "$DAEMONIZE" -r -p c.pid ./s 3>&-)
+	remember_pidfile "$T/c.pid"
+	local sup child
+	child=$(cat "$T/c.pid")
+	sup=$(stat_field "$child" 4)
+	remember "$sup"
+	[[ $(tr '\0' ' ' <"/proc/$sup/cmdline") != *"[child $child]"* ]]
+	run -0 --separate-stderr "$DAEMONIZE" --status -p "$T/c.pid"
+	assert_line --index 1 --regexp "^supervised by $sup, child $child up [0-9]+ s\$"
+	# The SIGKILL reaches the run, which ignores SIGTERM.
+	run -0 "$DAEMONIZE" --stop -t 1 -p "$T/c.pid"
+	wait_until 2 gone "$child"
+}
+
+@test "the verbs find the supervisor however a respawn races them" {
+	"$DAEMONIZE" -r --respawn=always --min-uptime 0 -P "$T/s.pid" \
+		-p "$T/c.pid" sh -c 'exit 1' 3>&-
+	remember_pidfile "$T/s.pid"
+	local sup i limit=$((SECONDS + 10))
+	sup=$(cat "$T/s.pid")
+	# At each of these the pidfile may name a run that is already reaped.
+	for i in $(seq 60); do
+		"$DAEMONIZE" --status -p "$T/c.pid" >/dev/null ||
+			fail "--status exited $? in round $i"
+		"$DAEMONIZE" --signal CONT -p "$T/c.pid" ||
+			fail "--signal exited $? in round $i"
+		"$DAEMONIZE" --restart -p "$T/c.pid" ||
+			fail "--restart exited $? in round $i"
+		[ "$SECONDS" -lt "$limit" ] || break
+	done
+	run -0 "$DAEMONIZE" --stop -p "$T/c.pid"
+	gone "$sup"
+	[ ! -e "$T/c.pid" ]
+}
+
+@test "a --stop that meets another --stop removing the pidfile exits 0" {
+	local dead i a b
+	sh -c 'exit 0' &
+	dead=$!
+	wait "$dead"
+	echo "$dead" >"$T/d.pid"
+	# The other --stop: it holds the lock of a daemon that is gone, for
+	# as long as it takes to remove the file.
+	(flock -x 9 && touch "$T/locked" && sleep 0.2 && rm -f "$T/d.pid") \
+		9<"$T/d.pid" 3>&- &
+	remember $!
+	wait_until 2 test -e "$T/locked"
+	run -0 --separate-stderr "$DAEMONIZE" --stop -p "$T/d.pid"
+	assert_equal "$stderr" ""
+	[ ! -e "$T/d.pid" ]
+	# And two real ones at once.
+	for i in 1 2 3 4 5; do
+		start_sleeper "$T/d.pid"
+		"$DAEMONIZE" --stop -p "$T/d.pid" 2>"$T/err.a" &
+		a=$!
+		"$DAEMONIZE" --stop -p "$T/d.pid" 2>"$T/err.b" &
+		b=$!
+		wait "$a" || fail "round $i: $(cat "$T/err.a")"
+		wait "$b" || fail "round $i: $(cat "$T/err.b")"
+	done
+}
+
+@test "--stop -t 1 exits 0 when the supervisor went on its own after its run's SIGKILL" {
+	need_strace
+	"$DAEMONIZE" -r --stop-timeout 60 -P "$T/s.pid" -p "$T/c.pid" \
+		sh -c 'trap "" TERM; exec sleep 300' 3>&-
+	remember_pidfile "$T/s.pid"
+	remember_pidfile "$T/c.pid"
+	local sup child
+	sup=$(cat "$T/s.pid")
+	child=$(cat "$T/c.pid")
+	# Each kill(2) of --stop returns late: the supervisor has time to
+	# reap its killed run and leave before --stop looks again.
+	run -0 --separate-stderr traced -e trace=kill \
+		-e inject=kill:delay_exit=300000 -- --stop -t 1 -p "$T/c.pid"
+	assert_equal "$stderr" \
+		"daemonize: $T/c.pid: pid $child still running after 1 s, sending SIGKILL"
+	gone "$child"
+	gone "$sup"
+	[ ! -e "$T/c.pid" ]
+}
