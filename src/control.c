@@ -99,6 +99,11 @@ probe(const char *path, bool act, int *fdp, pid_t *pidp, struct stat *sb)
 		(void)close(fd);
 		return (PROBE_UNKNOWN);
 	}
+	/* Removed since we opened it: another --stop, or the daemon. */
+	if (sb->st_nlink == 0) {
+		(void)close(fd);
+		return (PROBE_ABSENT);
+	}
 	if (act && (sb->st_uid != geteuid() || sb->st_nlink != 1)) {
 		warnx("%s: not ours alone (uid %ld, %ld links), not trusted",
 		    path, (long)sb->st_uid, (long)sb->st_nlink);
