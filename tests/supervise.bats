@@ -403,3 +403,130 @@ with open(sys.argv[2], "w") as out:
 	assert_equal "$stderr" "daemonize: $T/d.pid: sent SIGUSR2 to pid $(supervisor_of "$T/d.pid")"
 	wait_until 5 grep -q got-usr2 "$T/d.log"
 }
+
+@test "-r -u: a supervisor killed with SIGKILL takes its run with it, and a new start works" {
+	need_root
+	run -0 "$DAEMONIZE" -r -u nobody -P "$T/sv.pid" -p "$T/d.pid" sleep 300 3>&-
+	remember_supervised "$T/d.pid"
+	local sup child
+	sup=$(cat "$T/sv.pid")
+	child=$(cat "$T/d.pid")
+	[ "$(status_field "$child" Uid)" = "65534 65534 65534 65534" ]
+	kill -KILL "$sup"
+	# The parent-death signal was armed again after the drop.
+	wait_until 5 gone "$child"
+	run -0 "$DAEMONIZE" -r -u nobody -P "$T/sv.pid" -p "$T/d.pid" \
+		sleep 300 3>&-
+	remember_supervised "$T/d.pid"
+	[ "$(cat "$T/d.pid")" != "$child" ]
+	alive "$(cat "$T/d.pid")"
+	run -0 "$DAEMONIZE" --stop -P "$T/sv.pid"
+}
+
+# runs_under PIDFILE SUPERVISOR: the pidfile names a live child of the
+# supervisor, which its title names as running.
+runs_under() {
+	local child
+	child=$(cat "$1") && [ -n "$child" ] && [ "$child" != "$2" ] &&
+		alive "$child" && [ "$(stat_field "$child" 4)" = "$2" ] &&
+		tr '\0' ' ' <"/proc/$2/cmdline" |
+		grep -qF "[child $child] running"
+}
+
+@test "runs that end during a storm of SIGHUP from two senders are reaped and respawned, and --stop needs no SIGKILL after it" {
+	# Three runs end during the storm; the fourth stays.
+	run -0 "$DAEMONIZE" -r --min-uptime 0 -P "$T/sv.pid" -p "$T/d.pid" \
+		-l "$T/d.log" sh -c '
+		trap "" HUP; echo >>'"$T"'/runs
+		[ "$(wc -l <'"$T"'/runs)" -gt 3 ] && exec sleep 300
+		sleep 0.3; exit 1' 3>&-
+	local sup first one two
+	sup=$(cat "$T/sv.pid")
+	first=$(cat "$T/d.pid")
+	remember "$sup"
+	remember "$first"
+	signal_storm 2 HUP "$sup" &
+	one=$!
+	signal_storm 2 HUP "$sup" &
+	two=$!
+	remember "$one"
+	remember "$two"
+	wait "$one"
+	wait "$two"
+	wait_until 5 runs_under "$T/d.pid" "$sup"
+	remember "$(cat "$T/d.pid")"
+	[ "$(wc -l <"$T/runs")" -ge 4 ]
+	run -0 "$DAEMONIZE" --status -P "$T/sv.pid"
+	assert_line --index 1 --regexp "^supervised by $sup: running, [0-9]+ restarts, child $(cat "$T/d.pid") up"
+	local start
+	start=$(now_ms)
+	run -0 --separate-stderr "$DAEMONIZE" --stop -P "$T/sv.pid"
+	assert_equal "$stderr" ""
+	[ $(( $(now_ms) - start )) -lt 5000 ]
+	[ ! -e "$T/sv.pid" ] && [ ! -e "$T/d.pid" ]
+	gone "$sup"
+}
+
+@test "a run's death that finds the supervisor's self-pipe full is not missed" {
+	run -0 "$DAEMONIZE" -r --min-uptime 0 -P "$T/sv.pid" -p "$T/d.pid" \
+		sleep 300 3>&-
+	local sup first
+	sup=$(cat "$T/sv.pid")
+	first=$(cat "$T/d.pid")
+	remember "$sup"
+	remember "$first"
+	# Stopped, it cannot drain the pipe; its SIGCHLD waits for SIGCONT.
+	kill -STOP "$sup"
+	wait_until 5 sh -c "[ \"\$(cut -d' ' -f3 /proc/$sup/stat)\" = T ]"
+	fill_self_pipe "$sup"
+	kill -KILL "$first"
+	wait_until 5 gone "$first"
+	kill -CONT "$sup"
+	wait_for_new_child "$T/d.pid" "$first" "$sup"
+	wait_until 5 runs_under "$T/d.pid" "$sup"
+}
+
+@test "SIGTERM that finds the supervisor's self-pipe full still stops it, with its run" {
+	run -0 "$DAEMONIZE" -r -P "$T/sv.pid" -p "$T/d.pid" sleep 300 3>&-
+	local sup child
+	sup=$(cat "$T/sv.pid")
+	child=$(cat "$T/d.pid")
+	remember "$sup"
+	remember "$child"
+	kill -STOP "$sup"
+	wait_until 5 sh -c "[ \"\$(cut -d' ' -f3 /proc/$sup/stat)\" = T ]"
+	fill_self_pipe "$sup"
+	kill -TERM "$sup"
+	kill -CONT "$sup"
+	wait_until 5 gone "$child"
+	wait_until 5 gone "$sup"
+	[ ! -e "$T/sv.pid" ] && [ ! -e "$T/d.pid" ]
+}
+
+@test "every other signal sent to the supervisor is passed on to its run, and neither dies of it" {
+	local sigs=(ALRM PROF VTALRM IO PWR SYS XCPU STKFLT TRAP URG RTMIN+3)
+	local traps="" sig
+	for sig in "${sigs[@]}" PIPE XFSZ; do
+		traps="$traps trap 'echo got $sig' $sig;"
+	done
+	run -0 "$DAEMONIZE" -r -P "$T/sv.pid" -p "$T/d.pid" -l "$T/d.log" \
+		bash -c "$traps"' while :; do sleep 0.02 & wait $!; done' 3>&-
+	local sup child
+	sup=$(cat "$T/sv.pid")
+	child=$(cat "$T/d.pid")
+	remember "$sup"
+	remember "$child"
+	wait_until 5 sh -c "ps -o args= --ppid $child | grep -q 'sleep 0.02'"
+	# These two are ignored, not passed on.
+	kill -s PIPE "$sup"
+	kill -s XFSZ "$sup"
+	for sig in "${sigs[@]}"; do
+		kill -s "$sig" "$sup"
+		wait_until 5 grep -qx "got $sig" "$T/d.log"
+		alive "$sup"
+	done
+	alive "$child"
+	[ "$(cat "$T/d.pid")" = "$child" ]
+	run grep -c '^got \(PIPE\|XFSZ\)$' "$T/d.log"
+	assert_output 0
+}

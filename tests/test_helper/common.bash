@@ -187,3 +187,104 @@ traced() {
 		timeout 30 strace -f -qq -o /dev/null "${opts[@]}" \
 		"$DAEMONIZE" "$@" 3>&-
 }
+
+# leak_checks_off COMMAND...: run COMMAND with LeakSanitizer off, for a
+# daemon that strace will attach to later (trace_running): in a
+# sanitizer build it cannot run under ptrace.
+leak_checks_off() {
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$@"
+}
+
+# tracer_of PID: the pid tracing PID; fails while none does.
+tracer_of() {
+	local tracer
+	tracer=$(status_field "$1" TracerPid 2>/dev/null) || return 1
+	[ -n "$tracer" ] && [ "$tracer" != 0 ] && echo "$tracer"
+}
+
+# trace_running PID STRACE-OPTIONS...: attach strace -f to the running
+# process PID, for fault injection into what it does from now on (and
+# into the children it makes meanwhile, which -f traces too).  strace
+# runs in the background under timeout, 30 s at most; $TRACER is
+# timeout's pid, for end_trace.  Both are remembered for teardown.
+# Returns once the kernel shows PID traced.
+trace_running() {
+	local pid=$1
+	shift
+	timeout 30 strace -f -qq -o /dev/null -p "$pid" "$@" 3>&- &
+	TRACER=$!
+	remember "$TRACER"
+	wait_until 5 tracer_of "$pid" >/dev/null || return 1
+	remember "$(tracer_of "$pid")"
+}
+
+# end_trace: strace detaches (SIGTERM, through timeout) and is waited for.
+end_trace() {
+	kill -TERM "$TRACER" 2>/dev/null || true
+	wait "$TRACER" || true
+}
+
+# children_of PID: the pids of PID's children, one a line.
+children_of() {
+	cat /proc/"$1"/task/*/children 2>/dev/null | tr -s ' ' '\n' |
+		sed '/^$/d'
+}
+
+has_child() { [ -n "$(children_of "$1")" ]; }
+
+# fd_count PID: how many descriptors PID has open.
+fd_count() {
+	local fds=(/proc/"$1"/fd/*)
+	echo "${#fds[@]}"
+}
+
+# self_pipe PID: the one pipe both of whose ends PID holds, as /proc
+# names it ("pipe:[123]"): a supervisor's self-pipe.
+self_pipe() {
+	local fd
+	for fd in /proc/"$1"/fd/*; do
+		readlink "$fd"
+	done | grep '^pipe:' | sort | uniq -d |
+		awk '{ p = $0; n++ } END { if (n != 1) exit 1; print p }'
+}
+
+# fill_self_pipe PID: write zero bytes into PID's self-pipe until it
+# takes no more.  Only a stopped PID keeps it full.
+fill_self_pipe() {
+	local fd pipe
+	pipe=$(self_pipe "$1") || return 1
+	for fd in /proc/"$1"/fd/*; do
+		[ "$(readlink "$fd")" = "$pipe" ] && break
+	done
+	python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK)
+for size in (4096, 1):
+    for _ in range(1 << 20):
+        try:
+            os.write(fd, bytes(size))
+        except BlockingIOError:
+            break
+    else:
+        sys.exit("the pipe never filled")
+' "$fd"
+}
+
+# signal_storm SECONDS SIGNAL PID: send SIGNAL (a name: HUP) to PID as
+# fast as a loop can for SECONDS, or until PID is gone.  For the
+# background; bounded in time and in count.
+signal_storm() {
+	timeout $(($1 + 5)) python3 -c '
+import os, signal, sys, time
+sig = signal.Signals["SIG" + sys.argv[2]]
+pid = int(sys.argv[3])
+end = time.monotonic() + float(sys.argv[1])
+for _ in range(50_000_000):
+    if time.monotonic() >= end:
+        break
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        break
+' "$@" 3>&- || true
+}
