@@ -227,3 +227,84 @@ PY
 	[ $((after - before)) -lt 5000 ]
 	[ ! -e "$T/d.pid" ]
 }
+
+# execd_copy PID: PID or a child of it runs the copy of sleep in $T.
+execd_copy() {
+	local pid
+	for pid in "$1" $(children_of "$1"); do
+		[ "$(readlink "/proc/$pid/exe")" = "$T/sleep" ] && return 0
+	done
+	return 1
+}
+
+sleeping() { [ "$(stat_field "$1" 3)" = S ]; }
+
+# killed_middle_leaves_nothing DAEMONIZE-ARGS...: start the copy of
+# sleep, and once it runs and the middle process waits for its word,
+# SIGKILL the middle: the start fails with 1 and leaves nothing of
+# itself, and a second start works.
+killed_middle_leaves_nothing() {
+	cp "$(command -v sleep)" "$T/sleep"
+	"$DAEMONIZE" "$@" -p "$T/d.pid" "$T/sleep" 300 3>&- 2>"$T/err" &
+	local launcher=$! middle daemon below pid rc=0
+	remember "$launcher"
+	wait_until 5 has_child "$launcher"
+	middle=$(children_of "$launcher")
+	remember "$middle"
+	wait_until 5 has_child "$middle"
+	# The daemon, or with -r the supervisor and its run.
+	daemon=$(children_of "$middle")
+	remember "$daemon"
+	wait_until 5 execd_copy "$daemon"
+	below=$(children_of "$daemon")
+	for pid in $below; do
+		remember "$pid"
+	done
+	wait_until 5 sleeping "$middle"
+	kill -KILL "$middle"
+	wait "$launcher" || rc=$?
+	assert_equal "$rc" 1
+	assert_equal "$(cat "$T/err")" \
+		"daemonize: $T/sleep: the daemon died before it could start"
+	for pid in "$daemon" $below; do
+		wait_until 5 gone "$pid"
+	done
+	wait_until 5 no_process_mentions "$T/"
+	[ ! -e "$T/d.pid" ] && [ ! -e "$T/sv.pid" ]
+	start_sleeper "$T/d.pid"
+}
+
+@test "a middle process killed while --ready-fd waits takes the daemon with it" {
+	killed_middle_leaves_nothing --ready-fd 3
+}
+
+@test "a middle process killed while --notify waits takes the daemon with it" {
+	killed_middle_leaves_nothing --notify
+}
+
+@test "a middle process killed while -r --ready-fd waits takes the supervisor and its run with it" {
+	killed_middle_leaves_nothing -r --ready-fd 3 -P "$T/sv.pid"
+}
+
+@test "--notify ignores MAINPID= naming the middle process, gone a moment later" {
+	cat >"$T/send.py" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for m in sys.argv[1:]:
+    s.sendto(m.encode(), os.environ["NOTIFY_SOCKET"])
+PY
+	# The daemon's parent is the middle process; python is of its session.
+	run -0 "$DAEMONIZE" -p "$T/d.pid" --notify sh -c '
+		echo $$ >'"$T"'/daemon
+		python3 '"$T"'/send.py "MAINPID=$PPID" READY=1
+		exec sleep 300' 3>&-
+	remember_pidfile "$T/d.pid"
+	local daemon
+	daemon=$(cat "$T/daemon")
+	remember "$daemon"
+	assert_equal "$(cat "$T/d.pid")" "$daemon"
+	alive "$daemon"
+	run -0 "$DAEMONIZE" --stop -p "$T/d.pid"
+	wait_until 5 gone "$daemon"
+	[ ! -e "$T/d.pid" ]
+}
