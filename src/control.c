@@ -39,32 +39,19 @@ struct found {
 	bool	sup;	/* to is a supervisor of -r */
 };
 
-/* What holds() says. */
-#define HOLDS_OPEN	1	/* has the file open */
-#define HOLDS_WRITE	2	/* and for writing */
-#define HOLDS_UNKNOWN	(-1)	/* no /proc, or not ours to look at */
-#define HOLDS_ERROR	(-2)	/* /proc there, unreadable now: errno */
-
 static volatile sig_atomic_t timed_out;
 
 static enum probe probe(const char *, bool, int *, pid_t *, struct stat *);
-static int	holds(pid_t, const struct stat *);
 static void	on_alarm(int);
 static bool	wait_unlocked(int, long long);
 static void	remove_locked(const char *, int);
-static long long proc_number(pid_t, int);
 static int	resolve(const char *, pid_t, const struct stat *, bool,
 		    struct found *);
 static enum probe locate(const char *, bool, int *, struct stat *,
 		    struct found *);
-static const char *program(const char *, char *, size_t);
 static bool	supervisor(pid_t, int);
 static int	holding_supervisor(const char *, pid_t, const struct stat *);
 static pid_t	find_supervisor(const char *, const struct stat *);
-static long long age(pid_t);
-static bool	is_run(pid_t, pid_t);
-static pid_t	run_of(pid_t, pid_t);
-static const char *sv_words(pid_t, char *, size_t);
 static void	supervised(const struct found *);
 static void	kill_run(const struct found *);
 static bool	escalate(const struct daemon_state *, int, const struct stat *,
@@ -123,57 +110,6 @@ probe(const char *path, bool act, int *fdp, pid_t *pidp, struct stat *sb)
 	return (PROBE_RUNNING);
 }
 
-/*
- * How pid holds the pidfile: HOLDS_OPEN, with HOLDS_WRITE when for
- * writing too, 0 not at all, HOLDS_UNKNOWN when /proc cannot tell (there
- * is none, or the process is another user's), HOLDS_ERROR when /proc is
- * there but cannot be read now, out of descriptors or memory: that is no
- * licence to trust the pid.  The lock says a daemon lives; this says it
- * is the one the file names, and not a process that inherited the lock.
- */
-static int
-holds(pid_t pid, const struct stat *sb)
-{
-	char path[64];
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	int how, serrno;
-
-	(void)snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
-	if ((d = opendir(path)) == NULL) {
-		if (errno == EACCES || errno == EPERM)
-			return (HOLDS_UNKNOWN);
-		if (errno != ENOENT && errno != ESRCH)
-			return (HOLDS_ERROR);
-		/* Gone, if /proc works at all. */
-		if (access("/proc/self/fd", F_OK) == 0)
-			return (0);
-		return (errno == ENOENT ? HOLDS_UNKNOWN : HOLDS_ERROR);
-	}
-	how = 0;
-	while (how != (HOLDS_OPEN | HOLDS_WRITE)) {
-		errno = 0;
-		if ((de = readdir(d)) == NULL)
-			break;
-		if (fstatat(dirfd(d), de->d_name, &st, 0) == -1 ||
-		    st.st_dev != sb->st_dev || st.st_ino != sb->st_ino)
-			continue;
-		how |= HOLDS_OPEN;
-		/* The link's own mode is the descriptor's: w if writable. */
-		if (fstatat(dirfd(d), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 && (st.st_mode & S_IWUSR))
-			how |= HOLDS_WRITE;
-	}
-	serrno = errno;
-	(void)closedir(d);
-	if (how == 0 && serrno != 0) {
-		errno = serrno;
-		return (HOLDS_ERROR);
-	}
-	return (how);
-}
-
 static void
 on_alarm(int sig)
 {
@@ -229,44 +165,13 @@ remove_locked(const char *path, int fd)
 }
 
 /*
- * Field n (3 or more) of /proc/PID/stat as a number, or -1.  The name in
- * field 2 may hold anything: the fields are counted from its last ')'.
- */
-static long long
-proc_number(pid_t pid, int n)
-{
-	char path[64], buf[1024], *p;
-	const char *errstr;
-	long long v;
-	size_t len;
-	FILE *f;
-	int i;
-
-	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return (-1);
-	p = fgets(buf, sizeof(buf), f);
-	(void)fclose(f);
-	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
-		return (-1);
-	/* p is on ')'; the space after it comes before field 3. */
-	for (p++, i = 3; i < n && p != NULL; i++)
-		p = strchr(p + 1, ' ');
-	if (p == NULL)
-		return (-1);
-	p++;
-	len = strcspn(p, " \n");
-	p[len] = '\0';
-	v = strtonum(p, 0, LLONG_MAX, &errstr);
-	return (errstr == NULL ? v : -1);
-}
-
-/*
  * Who holds the lock of the file naming pid: pid itself, or its parent,
  * as the supervisor of -r keeps the lock while the file names its run,
  * or failing both, if scan, a supervisor that find_supervisor() finds.
  * 0 with *f filled in, 1 when nobody we may signal holds it, -1 when
- * /proc could not be read, said.
+ * /proc could not be read, said.  The lock says a daemon lives; /proc
+ * says it is the one the file names, and not a process that inherited
+ * the lock.
  */
 static int
 resolve(const char *path, pid_t pid, const struct stat *sb, bool scan,
@@ -278,10 +183,10 @@ resolve(const char *path, pid_t pid, const struct stat *sb, bool scan,
 
 	*f = (struct found){ pid, -1, false };
 	asked = pid;
-	if ((how = holds(pid, sb)) == 0 &&
-	    (ppid = proc_number(pid, 4)) >= 2 && ppid <= INT_MAX) {
+	if ((how = proc_holds(pid, sb)) == 0 &&
+	    (ppid = proc_stat_field(pid, 4)) >= 2 && ppid <= INT_MAX) {
 		asked = (pid_t)ppid;
-		if ((how = holds(asked, sb)) == HOLDS_UNKNOWN)
+		if ((how = proc_holds(asked, sb)) == HOLDS_UNKNOWN)
 			how = 0;
 	}
 	if (how == HOLDS_ERROR) {
@@ -311,11 +216,11 @@ holding_supervisor(const char *path, pid_t pid, const struct stat *sb)
 {
 	int how;
 
-	if ((how = holds(pid, sb)) == HOLDS_ERROR) {
+	if ((how = proc_holds(pid, sb)) == HOLDS_ERROR) {
 		warn("%s: cannot read /proc/%ld/fd", path, (long)pid);
 		return (-1);
 	}
-	return (supervisor(pid, how) && proc_number(pid, 6) != pid);
+	return (supervisor(pid, how) && proc_stat_field(pid, 6) != pid);
 }
 
 /*
@@ -329,7 +234,7 @@ holding_supervisor(const char *path, pid_t pid, const struct stat *sb)
 static pid_t
 find_supervisor(const char *path, const struct stat *sb)
 {
-	char self[PATH_MAX], them[PATH_MAX], link[64];
+	char self[PATH_MAX], them[PATH_MAX];
 	const char *ours, *name, *errstr;
 	struct dirent *de;
 	long long ppid;
@@ -337,7 +242,7 @@ find_supervisor(const char *path, const struct stat *sb)
 	DIR *d;
 	int r;
 
-	if ((ours = program("/proc/self/exe", self, sizeof(self))) == NULL)
+	if ((ours = proc_program(0, self, sizeof(self))) == NULL)
 		return (0);
 	if ((d = opendir("/proc")) == NULL) {
 		warn("%s: cannot read /proc", path);
@@ -355,14 +260,13 @@ find_supervisor(const char *path, const struct stat *sb)
 		pid = (pid_t)strtonum(de->d_name, 2, INT_MAX, &errstr);
 		if (errstr != NULL || pid == getpid())
 			continue;
-		(void)snprintf(link, sizeof(link), "/proc/%ld/exe", (long)pid);
-		if ((name = program(link, them, sizeof(them))) != NULL &&
+		if ((name = proc_program(pid, them, sizeof(them))) != NULL &&
 		    strcmp(name, ours) == 0 &&
 		    (found = holding_supervisor(path, pid, sb)) == 1)
 			found = pid;
 	}
 	(void)closedir(d);
-	if (found > 0 && (ppid = proc_number(found, 4)) >= 2 &&
+	if (found > 0 && (ppid = proc_stat_field(found, 4)) >= 2 &&
 	    ppid <= INT_MAX) {
 		if ((r = holding_supervisor(path, (pid_t)ppid, sb)) != 0)
 			found = r == 1 ? (pid_t)ppid : -1;
@@ -406,161 +310,27 @@ locate(const char *path, bool act, int *fdp, struct stat *sb,
 }
 
 /*
- * The file name of the program that the link /proc/PID/exe names, into
- * buf: without its directory, and without the " (deleted)" of a file
- * that an upgrade replaced since the process started it.  NULL if none.
- */
-static const char *
-program(const char *link, char *buf, size_t size)
-{
-	const char deleted[] = " (deleted)";
-	const size_t len = sizeof(deleted) - 1;
-	char *p;
-	ssize_t n;
-
-	if ((n = readlink(link, buf, size - 1)) <= 0)
-		return (NULL);
-	buf[n] = '\0';
-	if ((size_t)n > len && strcmp(buf + n - len, deleted) == 0)
-		buf[n - len] = '\0';
-	return ((p = strrchr(buf, '/')) != NULL ? p + 1 : buf);
-}
-
-/*
- * Is pid, which holds the pidfile as holds() said, a supervisor of -r?
- * Proof enough: it holds the very file open for writing, as a supervisor
- * keeps its pidfiles to rewrite them, and as no verb, no command (the
- * descriptor is close-on-exec) and nothing a command leaves behind ever
- * does; and it runs a program of our name, so that a command that opened
- * its own pidfile is not one.  The name, not the file: after an upgrade
- * the supervisor runs a deleted file, and the verbs may come from another
- * directory.  Faking both takes the lock and write access to the file,
- * which only the one who started it has.
+ * Is pid, which holds the pidfile as proc_holds() said, a supervisor of
+ * -r?  Proof enough: it holds the very file open for writing, as a
+ * supervisor keeps its pidfiles to rewrite them, and as no verb, no
+ * command (the descriptor is close-on-exec) and nothing a command leaves
+ * behind ever does; and it runs a program of our name, so that a command
+ * that opened its own pidfile is not one.  The name, not the file: after
+ * an upgrade the supervisor runs a deleted file, and the verbs may come
+ * from another directory.  Faking both takes the lock and write access to
+ * the file, which only the one who started it has.
  */
 static bool
 supervisor(pid_t pid, int how)
 {
-	char self[PATH_MAX], them[PATH_MAX], link[64];
+	char self[PATH_MAX], them[PATH_MAX];
 	const char *ours, *theirs;
 
 	if (how <= 0 || (how & HOLDS_WRITE) == 0)
 		return (false);
-	(void)snprintf(link, sizeof(link), "/proc/%ld/exe", (long)pid);
-	ours = program("/proc/self/exe", self, sizeof(self));
-	theirs = program(link, them, sizeof(them));
+	ours = proc_program(0, self, sizeof(self));
+	theirs = proc_program(pid, them, sizeof(them));
 	return (ours != NULL && theirs != NULL && strcmp(ours, theirs) == 0);
-}
-
-/* Seconds since pid started, from /proc, or -1. */
-static long long
-age(pid_t pid)
-{
-	char buf[64], *p, *end;
-	long long start;
-	double up;
-	FILE *f;
-
-	/* Field 22, the start time in clock ticks since boot. */
-	if ((start = proc_number(pid, 22)) == -1)
-		return (-1);
-	if ((f = fopen("/proc/uptime", "re")) == NULL)
-		return (-1);
-	p = fgets(buf, sizeof(buf), f);
-	(void)fclose(f);
-	if (p == NULL)
-		return (-1);
-	up = strtod(buf, &end);
-	if (end == buf)
-		return (-1);
-	return ((long long)up - start / sysconf(_SC_CLK_TCK));
-}
-
-/* Is pid a run of supervisor sup: its child, leading its own group? */
-static bool
-is_run(pid_t sup, pid_t pid)
-{
-	return (pid > 1 && proc_number(pid, 4) == sup &&
-	    proc_number(pid, 5) == pid);
-}
-
-/*
- * The current run of supervisor sup, from the kernel, not from its
- * title, which may have had no room for it: the child of sup that leads
- * a process group of its own, as each run does.  Without the list of
- * children (a kernel built without it), the pid the pidfile names, if it
- * is such a child.  -1 if none.
- */
-static pid_t
-run_of(pid_t sup, pid_t named)
-{
-	char path[80], buf[256], *p, *word;
-	const char *errstr;
-	pid_t pid;
-	ssize_t n;
-	int fd;
-
-	(void)snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
-	    (long)sup, (long)sup);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (errno == ENOENT && is_run(sup, named) ? named : -1);
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return (-1);
-	buf[n] = '\0';
-	for (p = buf; (word = strsep(&p, " \n")) != NULL; ) {
-		pid = (pid_t)strtonum(word, 2, INT_MAX, &errstr);
-		if (errstr == NULL && is_run(sup, pid))
-			return (pid);
-	}
-	return (-1);
-}
-
-/*
- * The words of supervisor sup's title after its "[child 1234]" or "[no
- * child]", as "running, 2 restarts"; "" when the title had no room for
- * them whole.  The last that fit: the command's name may look like them.
- */
-static const char *
-sv_words(pid_t sup, char *title, size_t size)
-{
-	static const char *const states[] = {
-		"running, ", "backing off, ", "given up, ",
-	};
-	static const char restarts[] = " restarts";
-	char path[64], *p, *q, *words, *end;
-	size_t i, len, digits;
-	ssize_t n;
-	int fd;
-
-	(void)snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)sup);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return ("");
-	n = read(fd, title, size - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return ("");
-	title[n] = '\0';
-	words = end = NULL;
-	for (p = title; (p = strstr(p, "] ")) != NULL; p++) {
-		q = p + 2;
-		for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-			len = strlen(states[i]);
-			if (strncmp(q, states[i], len) != 0)
-				continue;
-			digits = strspn(q + len, "0123456789");
-			if (digits > 0 && strncmp(q + len + digits, restarts,
-			    sizeof(restarts) - 1) == 0) {
-				words = q;
-				end = q + len + digits + sizeof(restarts) - 1;
-			}
-		}
-	}
-	if (words == NULL)
-		return ("");
-	/* What the old argument area held after the title is not ours. */
-	*end = '\0';
-	return (words);
 }
 
 /*
@@ -577,11 +347,11 @@ supervised(const struct found *f)
 
 	if (!f->sup)
 		return;
-	state = sv_words(f->to, title, sizeof(title));
+	state = proc_title(f->to, title, sizeof(title));
 	printf("supervised by %ld%s%s", (long)f->to,
 	    *state != '\0' ? ": " : "", state);
-	if ((child = run_of(f->to, f->pid)) != -1)
-		printf(", child %ld up %lld s", (long)child, age(child));
+	if ((child = proc_run_of(f->to, f->pid)) != -1)
+		printf(", child %ld up %lld s", (long)child, proc_age(child));
 	printf("\n");
 }
 
@@ -595,7 +365,7 @@ kill_run(const struct found *f)
 {
 	pid_t child;
 
-	if (f->sup && (child = run_of(f->to, f->pid)) != -1)
+	if (f->sup && (child = proc_run_of(f->to, f->pid)) != -1)
 		(void)kill(-child, SIGKILL);
 }
 
@@ -683,7 +453,7 @@ escalate(const struct daemon_state *ds, int fd, const struct stat *sb,
 	    ds->pid.path, (long)f->pid, seconds);
 	kill_run(f);
 	/* Once it is gone, its pid may be another process's. */
-	if ((how = holds(f->to, sb)) == HOLDS_ERROR)
+	if ((how = proc_holds(f->to, sb)) == HOLDS_ERROR)
 		warn("%s: cannot read /proc/%ld/fd", ds->pid.path,
 		    (long)f->to);
 	else if (how != 0 && kill(f->to, SIGKILL) == -1 && errno != ESRCH)

@@ -188,6 +188,19 @@ int	control_stop(struct daemon_state *);
 int	control_signal(struct daemon_state *);
 int	control_restart(struct daemon_state *);
 
+/* proc.c */
+struct stat;
+#define HOLDS_OPEN	1	/* has the file open */
+#define HOLDS_WRITE	2	/* and for writing */
+#define HOLDS_UNKNOWN	(-1)	/* no /proc, or not ours to look at */
+#define HOLDS_ERROR	(-2)	/* /proc there, unreadable now: errno */
+int	proc_holds(pid_t, const struct stat *);
+long long proc_stat_field(pid_t, int);
+const char *proc_program(pid_t, char *, size_t);
+long long proc_age(pid_t);
+pid_t	proc_run_of(pid_t, pid_t);
+const char *proc_title(pid_t, char *, size_t);
+
 /* ready.c */
 void	ready_prepare(struct daemon_state *);
 int	ready_arm(void);
