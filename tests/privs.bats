@@ -194,3 +194,26 @@ as_nobody() {
 	run -2 --separate-stderr "$DAEMONIZE" -u '' sleep 1
 	assert_equal "$stderr" "daemonize: -u '': empty user name"
 }
+
+@test "-f -u: a directory the user cannot enter fails the start and leaves no pidfile" {
+	need_root
+	mkdir "$T/private"
+	chmod 700 "$T/private"
+	# timeout: were the directory entered, -f would run sleep here.
+	run -1 --separate-stderr timeout 10 "$DAEMONIZE" -f -u nobody \
+		-c "$T/private" -p "$T/d.pid" sleep 300 3>&-
+	assert_equal "$stderr" "daemonize: sleep: chdir $T/private: Permission denied"
+	[ ! -e "$T/d.pid" ]
+	no_process_mentions "$T/"
+}
+
+@test "-f -u: a command the user cannot run fails the start and leaves no pidfile" {
+	need_root
+	printf '#!/bin/sh\nexec sleep 300\n' >"$T/root-only"
+	chmod 700 "$T/root-only"
+	run -126 --separate-stderr timeout 10 "$DAEMONIZE" -f -u nobody \
+		-p "$T/d.pid" "$T/root-only" 3>&-
+	assert_equal "$stderr" "daemonize: $T/root-only: Permission denied"
+	[ ! -e "$T/d.pid" ]
+	no_process_mentions "$T/"
+}
