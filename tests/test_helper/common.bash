@@ -207,15 +207,26 @@ tracer_of() {
 # into the children it makes meanwhile, which -f traces too).  strace
 # runs in the background under timeout, 30 s at most; $TRACER is
 # timeout's pid, for end_trace.  Both are remembered for teardown.
-# Returns once the kernel shows PID traced.
+# Returns once the kernel shows PID traced; skips the test where strace
+# may not attach to a process that is not its child.
 trace_running() {
 	local pid=$1
 	shift
 	timeout 30 strace -f -qq -o /dev/null -p "$pid" "$@" 3>&- &
 	TRACER=$!
 	remember "$TRACER"
-	wait_until 5 tracer_of "$pid" >/dev/null || return 1
+	wait_until 5 attached_or_refused "$pid" || return 1
+	if ! tracer_of "$pid" >/dev/null; then
+		end_trace
+		alive "$pid" || return 1
+		skip "strace cannot attach to a running process here"
+	fi
 	remember "$(tracer_of "$pid")"
+}
+
+# attached_or_refused PID: PID is traced, or strace ($TRACER) gave up.
+attached_or_refused() {
+	tracer_of "$1" >/dev/null || gone "$TRACER"
 }
 
 # end_trace: strace detaches (SIGTERM, through timeout) and is waited for.
