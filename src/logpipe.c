@@ -235,18 +235,24 @@ fits(const struct daemon_state *ds, struct sink *k, const char *p, size_t n,
 	room = k->size < ds->log_size ? (size_t)(ds->log_size - k->size) : 0;
 	if (n <= room)
 		return (n);
-	if (!k->cut) {
-		if (room > 0 && (nl = memrchr(p, '\n', room)) != NULL) {
-			*full = true;
-			return ((size_t)(nl - p) + 1);
-		}
-		/* A line longer than the limit has a file of its own. */
-		if (k->size > 0 && rotate(ds, k))
-			return (fits(ds, k, p, n, full));
-		if (k->size > 0)
+	nl = k->cut ? NULL : memrchr(p, '\n', room);
+	if (!k->cut && k->size > 0 && nl == NULL) {
+		/* Not one more whole line fits: a fresh file, if it can be had. */
+		if (!rotate(ds, k))
 			return (n);
+		room = (size_t)ds->log_size;
+		if (n <= room)
+			return (n);
+		nl = memrchr(p, '\n', room);
 	}
-	/* Finish the line in this file first. */
+	if (nl != NULL) {
+		*full = true;
+		return ((size_t)(nl - p) + 1);
+	}
+	/*
+	 * Finish the line in this file first; one longer than the limit
+	 * has a file of its own.
+	 */
 	if ((nl = memchr(p, '\n', n)) == NULL)
 		return (n);
 	take = (size_t)(nl - p) + 1;

@@ -203,7 +203,8 @@ output_reopen(struct daemon_state *ds, const char *path)
 int
 output_rotate(const char *path, long long keep, int cur, const char **what)
 {
-	char from[PATH_MAX], to[PATH_MAX];
+	/* Static: *what may name one of them after we return. */
+	static char from[PATH_MAX], to[PATH_MAX];
 	struct stat csb, psb;
 	long long i;
 	int fd;

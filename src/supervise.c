@@ -125,7 +125,7 @@ take_signals(struct daemon_state *ds)
 	int sig;
 
 	while (read(sig_pipe[0], drain, sizeof(drain)) > 0)
-		continue;
+		;
 	for (sig = 1; sig < NSIG; sig++) {
 		if (!pending[sig])
 			continue;
