@@ -267,13 +267,26 @@ pid_t	child_start(struct daemon_state *, int *, int *);
 /* logpipe.c */
 struct pollfd;
 void	logpipe_init(const struct daemon_state *);
-void	logpipe_reopen(struct daemon_state *);
-long long logpipe_deadline(void);
-void	logpipe_tick(long long);
 void	logpipe_attach(int, int);
 void	logpipe_poll(struct pollfd *);
 void	logpipe_pump(const struct daemon_state *, const struct pollfd *, pid_t);
 void	logpipe_drain(const struct daemon_state *, pid_t);
 void	logpipe_idle(void);
+
+/* logfile.c */
+struct sink;
+void	logfile_init(const struct daemon_state *);
+struct sink *logfile_of(int);
+void	logfile_write(const struct daemon_state *, struct sink *, const char *,
+	    size_t);
+void	logfile_end_run(void);
+void	logfile_reopen(struct daemon_state *);
+long long logfile_deadline(void);
+void	logfile_tick(long long);
+
+/* logsys.c */
+#define LOGSYS_LINE	1024	/* the longest line sent to syslog */
+void	logsys_send(const struct daemon_state *, int, const char *, size_t,
+	    pid_t, const char *);
 
 #endif /* DAEMONIZE_H */

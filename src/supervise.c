@@ -246,7 +246,7 @@ handle(struct daemon_state *ds, int sig)
 		(void)kill(-child, sig);
 		break;
 	case SIGHUP:
-		logpipe_reopen(ds);
+		logfile_reopen(ds);
 		if (child > 0)
 			(void)kill(child, SIGHUP);
 		break;
@@ -421,7 +421,7 @@ supervise(struct daemon_state *ds, int repfd)
 			timeout = next_start > now ? next_start - now : 0;
 		else if (state == SV_STOPPING || restart_asked)
 			timeout = stop_deadline > now ? stop_deadline - now : 0;
-		if ((by = logpipe_deadline()) != -1 && (timeout == -1 ||
+		if ((by = logfile_deadline()) != -1 && (timeout == -1 ||
 		    by - now < timeout))
 			timeout = by > now ? by - now : 0;
 		if (timeout == -1)
@@ -436,7 +436,7 @@ supervise(struct daemon_state *ds, int repfd)
 		if (pfd[0].revents != 0)
 			take_signals(ds);
 		now = ready_now_ms();
-		logpipe_tick(now);
+		logfile_tick(now);
 		if (state == SV_BACKOFF && now >= next_start && !start(ds)) {
 			failures++;
 			back_off(ds);
