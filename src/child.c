@@ -52,11 +52,11 @@ run(struct daemon_state *ds, pid_t supervisor, int out, int err, int repfd)
 /*
  * Start the command once: its output into pipes that the log pipe takes
  * over, its exec status on a pipe of its own.  Returns its pid, or -1
- * with *step and *errnum saying what failed; nothing of the attempt is
- * left open then.
+ * with *why saying what failed (step, errno and detail); nothing of the
+ * attempt is left open then.
  */
 pid_t
-child_start(struct daemon_state *ds, int *step, int *errnum)
+child_start(struct daemon_state *ds, struct status_msg *why)
 {
 	struct status_msg msg;
 	sigset_t all, old;
@@ -64,10 +64,10 @@ child_start(struct daemon_state *ds, int *step, int *errnum)
 	pid_t pid, supervisor;
 	ssize_t n;
 
-	*step = 0;
+	*why = (struct status_msg){ 0, 0, 0 };
 	if (pipe2(sp, O_CLOEXEC) == -1 || pipe2(op, O_CLOEXEC) == -1 ||
 	    pipe2(ep, O_CLOEXEC) == -1) {
-		*step = STEP_PIPE;
+		why->step = STEP_PIPE;
 		goto fail;
 	}
 	supervisor = getpid();
@@ -76,7 +76,7 @@ child_start(struct daemon_state *ds, int *step, int *errnum)
 	(void)sigprocmask(SIG_BLOCK, &all, &old);
 	if ((pid = fork()) == -1) {
 		(void)sigprocmask(SIG_SETMASK, &old, NULL);
-		*step = STEP_FORK;
+		why->step = STEP_FORK;
 		goto fail;
 	}
 	if (pid == 0)
@@ -89,24 +89,22 @@ child_start(struct daemon_state *ds, int *step, int *errnum)
 	/* End of file: it exec'd.  Anything else: the step that failed. */
 	while ((n = read(sp[0], &msg, sizeof(msg))) == sizeof(msg) ||
 	    (n == -1 && errno == EINTR)) {
-		if (n == sizeof(msg) && msg.step != STEP_PID) {
-			*step = msg.step;
-			*errnum = msg.value;
-		}
+		if (n == sizeof(msg) && msg.step != STEP_PID)
+			*why = msg;
 	}
 	(void)close(sp[0]);
-	if (*step != 0) {
+	if (why->step != 0) {
 		(void)waitpid(pid, NULL, 0);
 		logpipe_drain(ds, pid);
-		errno = *errnum;
+		errno = why->value;
 		return (-1);
 	}
 	return (pid);
 fail:
-	*errnum = errno;
+	why->value = errno;
 	close_pair(sp);
 	close_pair(op);
 	close_pair(ep);
-	errno = *errnum;
+	errno = why->value;
 	return (-1);
 }

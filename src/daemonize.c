@@ -64,6 +64,12 @@ main(int argc, char *argv[])
 	if (ds.chdir_dir == NULL && (ds.chdir_dir = strdup("/")) == NULL)
 		err(EXIT_ERR, "strdup");
 	privs_resolve(&ds);
+	/* The daemon's settings: what the kernel would refuse, refused now. */
+	tune_check(&ds);
+	limits_check(&ds);
+	caps_check(&ds);
+	chroot_check(&ds);
+	envfile_read(&ds);
 	exec_resolve(&ds);
 
 	/* Acquire everything before detaching, so errors reach the caller. */

@@ -5,7 +5,9 @@
 
 #include <sys/types.h>
 
+#include <sched.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Exit statuses; each one is listed in the man page's EXIT STATUS. */
 #define EXIT_OK		0	/* the command runs as a daemon */
@@ -74,12 +76,39 @@ enum step {
 	STEP_PIPE,	/* -r: a run's pipes could not be made */
 	STEP_SUPERVISOR, /* -r: a run could not be tied to its supervisor */
 	STEP_DAEMON,	/* not a failure: from the middle, the daemon's pid */
+	/* The daemon's execution environment; detail names the setting: */
+	STEP_OOM,	/* --oom-score-adj */
+	STEP_NICE,	/* -N */
+	STEP_AUTOGROUP,	/* -N, written to /proc/self/autogroup */
+	STEP_IONICE,	/* -I */
+	STEP_SCHED,	/* --scheduler */
+	STEP_AFFINITY,	/* --cpu-affinity */
+	STEP_LIMIT,	/* --limit: detail is its index */
+	STEP_CHROOT,	/* --chroot */
+	STEP_CAPS,	/* --caps: keeping or narrowing them */
+	STEP_AMBIENT,	/* --caps: detail is the capability not raised */
+	STEP_NNP,	/* --no-new-privs */
 };
 
-/* One message on the status pipe: a step and its errno (or the pid). */
+/*
+ * One message on the status pipe: a step and its errno (or the pid),
+ * and for a setting that failed, which one.
+ */
 struct status_msg {
 	int	step;
 	int	value;
+	int	detail;
+};
+
+/* --limit RESOURCE=VALUE, checked before the fork, set in the daemon. */
+struct limit {
+	const char	*arg;		/* as given, for messages */
+	int		 resource;	/* RLIMIT_ */
+	bool		 soft_set;
+	bool		 hard_set;
+	bool		 soft_max;	/* "max": the hard limit */
+	uint64_t	 soft;		/* UINT64_MAX for unlimited */
+	uint64_t	 hard;
 };
 
 /* What the caller learnt of a start from the status pipe. */
@@ -116,6 +145,13 @@ struct daemon_state {
 	char		**env;		/* NAME=VALUE strings from -E */
 	pid_t		  supervisor;	/* in a run of -r: its supervisor */
 	size_t		  nenv;
+	char		**env_files;	/* --env-file, absolute, in order */
+	size_t		  nenv_files;
+	char		**file_env;	/* NAME=VALUE read from them */
+	size_t		  nfile_env;
+	bool		  clear_env;
+	const char	**keep_env;	/* --keep-env names */
+	size_t		  nkeep_env;
 	bool		  foreground;
 	int		  verbose;
 	long long	  timeout;	/* -t seconds, or -1 for the default */
@@ -155,6 +191,29 @@ struct daemon_state {
 	char		 *user_shell;
 	gid_t		 *saved_groups;	/* ours, while we act as the user */
 	int		  nsaved_groups;
+	const char	 *extra_groups;	/* -G, as given */
+
+	/* The execution environment, set in the daemon and in every run. */
+	const char	 *oom_arg;	/* --oom-score-adj, as given, or NULL */
+	int		  oom;
+	const char	 *nice_arg;	/* -N */
+	int		  nice;
+	const char	 *ionice_arg;	/* -I */
+	int		  ioclass;
+	int		  iolevel;
+	const char	 *sched_arg;	/* --scheduler */
+	int		  policy;
+	int		  priority;
+	const char	 *cpus_arg;	/* --cpu-affinity */
+	cpu_set_t	 *cpus;
+	struct limit	 *limits;	/* --limit, in the order given */
+	size_t		  nlimits;
+	const char	 *caps_arg;	/* --caps */
+	uint64_t	  caps;		/* bit N: capability N */
+	bool		  no_new_privs;
+	char		 *chroot_dir;	/* --chroot, absolute */
+	bool		  in_root;	/* this process has entered it */
+	int		  host_root;	/* -f: the way out, to clean up */
 };
 
 /* The state before any option: no descriptors, the documented defaults. */
@@ -167,6 +226,7 @@ struct daemon_state {
 	.timeout = -1,							\
 	.ready_pipe = { -1, -1 },					\
 	.notify_sock = -1,						\
+	.host_root = -1,						\
 	.min_uptime = 10,						\
 	.backoff_max = 60,						\
 	.max_failures = 5,						\
@@ -221,6 +281,44 @@ void	pidfile_release(struct daemon_state *);
 /* files.c */
 bool	files_refuse_special(const char *);
 void	files_refuse_open_dir(const char *);
+void	files_refuse_untrusted(const char *, const struct stat *);
+
+/* limits.c */
+void	limits_add(struct daemon_state *, const char *);
+void	limits_check(const struct daemon_state *);
+int	limits_apply(const struct daemon_state *, int *);
+
+/* tune.c */
+void	tune_oom(struct daemon_state *, const char *);
+void	tune_nice(struct daemon_state *, const char *);
+void	tune_ionice(struct daemon_state *, const char *);
+void	tune_scheduler(struct daemon_state *, const char *);
+void	tune_affinity(struct daemon_state *, const char *);
+void	tune_check(const struct daemon_state *);
+int	tune_apply(const struct daemon_state *);
+
+/* caps.c */
+void	caps_parse(struct daemon_state *, const char *);
+bool	caps_effective(int);
+void	caps_check(const struct daemon_state *);
+int	caps_keep(const struct daemon_state *);
+int	caps_narrow(const struct daemon_state *);
+int	caps_raise(const struct daemon_state *, int *);
+const char *caps_name(int);
+
+/* envfile.c */
+void	envfile_read(struct daemon_state *);
+const char *envfile_value(const struct daemon_state *, const char *);
+int	envfile_start(const struct daemon_state *);
+int	envfile_apply(const struct daemon_state *);
+
+/* chroot.c */
+void	chroot_check(const struct daemon_state *);
+int	chroot_probe(const struct daemon_state *, const char *);
+int	chroot_enter(struct daemon_state *);
+void	chroot_leave(struct daemon_state *);
+const char *chroot_host_path(const struct daemon_state *, const char *, char *,
+	    size_t);
 
 /* privs.c */
 void	privs_refuse_setid(void);
@@ -245,9 +343,12 @@ int	detach_start(struct daemon_state *);
 
 /* report.c */
 void	report_send(int, int, int);
+void	report_send_msg(int, const struct status_msg *);
 int	report_failure(const struct daemon_state *, const struct status_msg *);
 int	report_outcome(struct daemon_state *, int, struct outcome *);
 const char *report_step_name(int);
+const char *report_what(const struct daemon_state *, const struct status_msg *,
+	    char *, size_t);
 
 /* exec.c */
 void	exec_resolve(struct daemon_state *);
@@ -257,12 +358,14 @@ void	exec_command(struct daemon_state *, int) __attribute__((__noreturn__));
 int	exec_tie(const struct daemon_state *);
 void	exec_fail(struct daemon_state *, int, int)
 	    __attribute__((__noreturn__));
+void	exec_fail_detail(struct daemon_state *, int, int, int)
+	    __attribute__((__noreturn__));
 
 /* supervise.c */
 void	supervise(struct daemon_state *, int) __attribute__((__noreturn__));
 
 /* child.c */
-pid_t	child_start(struct daemon_state *, int *, int *);
+pid_t	child_start(struct daemon_state *, struct status_msg *);
 
 /* logpipe.c */
 struct pollfd;

@@ -1,4 +1,4 @@
-/* exec.c: the daemon's last steps, shared by the plain daemon and every run of -r: descriptors, user, directory, signals, environment, execve. */
+/* exec.c: the daemon's last steps, shared by the plain daemon and every run of -r: descriptors, settings, root, user, directory, signals, environment, execve. */
 
 /* First, so that the feature macros reach every system header. */
 #include "config.h"
@@ -25,11 +25,16 @@
 extern char **environ;
 
 static const char	*env_value(const struct daemon_state *, const char *);
+static int		 probe(const struct daemon_state *, const char *);
+static char		*found(const struct daemon_state *, const char *);
+static void		 settle_env(struct daemon_state *, int);
+static void		 last_steps(struct daemon_state *, int)
+			    __attribute__((__noreturn__));
 static int		 close_between(unsigned int, unsigned int);
 static int		 reset_reserved(int);
 static int		 reset_signals(void);
 
-/* The value the command will see: the last -E wins over the environment. */
+/* The value the command will see: the last -E wins over the env files. */
 static const char *
 env_value(const struct daemon_state *ds, const char *name)
 {
@@ -40,7 +45,35 @@ env_value(const struct daemon_state *ds, const char *name)
 		if (strncmp(ds->env[i], name, len) == 0 &&
 		    ds->env[i][len] == '=')
 			return (ds->env[i] + len + 1);
-	return (getenv(name));
+	return (envfile_value(ds, name));
+}
+
+/* 1: a program we may run; 0: a file, but not that; -1: nothing there. */
+static int
+probe(const struct daemon_state *ds, const char *cand)
+{
+	struct stat sb;
+
+	if (ds->chroot_dir != NULL)
+		return (chroot_probe(ds, cand));
+	if (stat(cand, &sb) == -1)
+		return (-1);
+	return (S_ISREG(sb.st_mode) && access(cand, X_OK) == 0);
+}
+
+/* What execve(2) gets: inside --chroot, from the -c directory there. */
+static char *
+found(const struct daemon_state *ds, const char *cand)
+{
+	char *path;
+
+	if (ds->chroot_dir == NULL)
+		return (options_absolute(cand));
+	if (asprintf(&path, "%s%s%s", cand[0] == '/' ? "" : ds->chdir_dir,
+	    cand[0] == '/' || ds->chdir_dir[strlen(ds->chdir_dir) - 1] ==
+	    '/' ? "" : "/", cand) == -1)
+		err(EXIT_ERR, "asprintf");
+	return (path);
 }
 
 /*
@@ -52,12 +85,14 @@ exec_resolve(struct daemon_state *ds)
 {
 	const char *name, *path, *p, *end;
 	char *dir, *cand;
-	struct stat sb;
 	bool denied;
 
 	name = ds->argv[0];
 	if (strchr(name, '/') != NULL) {
-		ds->exec_path = options_absolute(name);
+		if (ds->chroot_dir != NULL && name[0] != '/')
+			errx(EXIT_USAGE, "%s: with --chroot, a command's path "
+			    "is absolute, inside the root", name);
+		ds->exec_path = found(ds, name);
 		return;
 	}
 	if ((path = env_value(ds, "PATH")) == NULL)
@@ -72,13 +107,14 @@ exec_resolve(struct daemon_state *ds)
 		    asprintf(&cand, "%s/%s", dir, name) == -1)
 			err(EXIT_ERR, "asprintf");
 		free(dir);
-		if (stat(cand, &sb) == 0) {
-			if (S_ISREG(sb.st_mode) && access(cand, X_OK) == 0) {
-				ds->exec_path = options_absolute(cand);
-				free(cand);
-				return;
-			}
+		switch (probe(ds, cand)) {
+		case 1:
+			ds->exec_path = found(ds, cand);
+			free(cand);
+			return;
+		case 0:
 			denied = true;
+			break;
 		}
 		free(cand);
 		if (*end == '\0')
@@ -240,11 +276,20 @@ reset_signals(void)
 void
 exec_fail(struct daemon_state *ds, int repfd, int step)
 {
-	struct status_msg msg = { .step = step, .value = errno };
+	exec_fail_detail(ds, repfd, step, 0);
+}
 
+/* The same, for a setting: detail says which one (see enum step). */
+void
+exec_fail_detail(struct daemon_state *ds, int repfd, int step, int detail)
+{
+	struct status_msg msg = { step, errno, detail };
+
+	/* -f inside --chroot: out again, if we still may, to clean up. */
+	chroot_leave(ds);
 	pidfile_discard(ds);
 	if (!ds->foreground) {
-		report_send(repfd, step, msg.value);
+		report_send_msg(repfd, &msg);
 		_exit(EXIT_ERR);
 	}
 	output_discard(ds);
@@ -292,31 +337,42 @@ exec_tie(const struct daemon_state *ds)
 }
 
 /*
- * From the user to the exec: the steps the daemon and every run of the
- * supervisor take.  A failure goes to repfd, and the process exits.
+ * As the user, the environment in its order: --clear-env, -u's
+ * variables and NOTIFY_SOCKET, the env files, then -E.
  */
-void
-exec_command(struct daemon_state *ds, int repfd)
+static void
+settle_env(struct daemon_state *ds, int repfd)
 {
 	size_t i;
-	int step;
 
-	if (ds->foreground && (step = privs_try(ds)) != 0)
-		exec_fail(ds, repfd, step);
-	if ((step = privs_drop(ds)) != 0)
-		exec_fail(ds, repfd, step);
-	if (ds->change_user && exec_tie(ds) == -1)
-		exec_fail(ds, repfd, STEP_SUPERVISOR);
+	if (envfile_start(ds) == -1 || privs_environ(ds) == -1 ||
+	    ready_environ(ds) == -1 || envfile_apply(ds) == -1)
+		exec_fail(ds, repfd, STEP_ENV);
+	for (i = 0; i < ds->nenv; i++)
+		if (putenv(ds->env[i]) != 0)
+			exec_fail(ds, repfd, STEP_ENV);
+}
+
+/* As the user: directory, signals, environment, and the exec. */
+static void
+last_steps(struct daemon_state *ds, int repfd)
+{
 	/* As the user, so that a directory it cannot use fails here. */
 	if (chdir(ds->chdir_dir) == -1)
 		exec_fail(ds, repfd, STEP_CHDIR);
 	if (reset_signals() == -1)
 		exec_fail(ds, repfd, STEP_SIGNALS);
-	if (privs_environ(ds) == -1 || ready_environ(ds) == -1)
-		exec_fail(ds, repfd, STEP_ENV);
-	for (i = 0; i < ds->nenv; i++)
-		if (putenv(ds->env[i]) != 0)
-			exec_fail(ds, repfd, STEP_ENV);
+	settle_env(ds, repfd);
+#if defined(__linux__) && defined(PR_SET_NO_NEW_PRIVS)
+	/* Last of all, so that nothing before is denied what it needs. */
+	if (ds->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		exec_fail(ds, repfd, STEP_NNP);
+#else
+	if (ds->no_new_privs) {
+		errno = ENOSYS;
+		exec_fail(ds, repfd, STEP_NNP);
+	}
+#endif
 	/*
 	 * Last before exec: a daemon killed before it could send this is
 	 * seen as lost, not as started.
@@ -325,4 +381,34 @@ exec_command(struct daemon_state *ds, int repfd)
 		report_send(repfd, STEP_PID, (int)getpid());
 	(void)execve(ds->exec_path, ds->argv, environ);
 	exec_fail(ds, repfd, STEP_EXEC);
+}
+
+/*
+ * From the settings to the exec: the steps the daemon and every run of
+ * the supervisor take, in the man page's order.  Root's settings first;
+ * then the root, the user with the capabilities it keeps, and as the
+ * user the rest.  A failure goes to repfd, and the process exits.
+ */
+void
+exec_command(struct daemon_state *ds, int repfd)
+{
+	int step, which;
+
+	if ((step = tune_apply(ds)) != 0)
+		exec_fail(ds, repfd, step);
+	if (limits_apply(ds, &which) == -1)
+		exec_fail_detail(ds, repfd, STEP_LIMIT, which);
+	if (chroot_enter(ds) == -1)
+		exec_fail(ds, repfd, STEP_CHROOT);
+	if (ds->foreground && (step = privs_try(ds)) != 0)
+		exec_fail(ds, repfd, step);
+	if (caps_keep(ds) == -1)
+		exec_fail(ds, repfd, STEP_CAPS);
+	if ((step = privs_drop(ds)) != 0)
+		exec_fail(ds, repfd, step);
+	if (caps_raise(ds, &which) == -1)
+		exec_fail_detail(ds, repfd, STEP_AMBIENT, which);
+	if (ds->change_user && exec_tie(ds) == -1)
+		exec_fail(ds, repfd, STEP_SUPERVISOR);
+	last_steps(ds, repfd);
 }

@@ -1,4 +1,4 @@
-/* files.c: checks shared by every path the caller hands us (pidfile, logs). */
+/* files.c: checks shared by every path the caller hands us (pidfile, logs, env files, the root). */
 
 /* First, so that the feature macros reach every system header. */
 #include "config.h"
@@ -64,4 +64,20 @@ files_refuse_open_dir(const char *path)
 		errx(EXIT_ERR, "%s: directory writable by others, refused",
 		    dir);
 	free(dir);
+}
+
+/*
+ * A file that says what root's daemon will be (an env file, the root
+ * of --chroot): root's or ours, and nobody else may change it.
+ */
+void
+files_refuse_untrusted(const char *path, const struct stat *sb)
+{
+	if (sb->st_uid != 0 && sb->st_uid != geteuid())
+		errx(EXIT_ERR, "%s: owned by uid %ld, not by root or us, "
+		    "refused", path, (long)sb->st_uid);
+	if ((sb->st_mode & S_IWOTH) != 0)
+		errx(EXIT_ERR, "%s: writable by others, refused", path);
+	if ((sb->st_mode & S_IWGRP) != 0)
+		errx(EXIT_ERR, "%s: writable by its group, refused", path);
 }

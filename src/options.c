@@ -20,6 +20,16 @@
 /* Options with no short form. */
 enum {
 	OPT_BACKOFF_MAX = 256,
+	OPT_CAPS,
+	OPT_CHROOT,
+	OPT_CLEAR_ENV,
+	OPT_CPU_AFFINITY,
+	OPT_ENV_FILE,
+	OPT_KEEP_ENV,
+	OPT_LIMIT,
+	OPT_NO_NEW_PRIVS,
+	OPT_OOM_SCORE_ADJ,
+	OPT_SCHEDULER,
 	OPT_LOG_KEEP,
 	OPT_LOG_SIZE,
 	OPT_MAX_FAILURES,
@@ -58,22 +68,46 @@ static const struct opt {
 	const char	*argname;	/* for --help */
 	const char	*help;	/* a '\n' continues below it */
 } opts[] = {
+	{ "caps", OPT_CAPS, required_argument, M_START, "LIST",
+	    "capabilities -u's user keeps, ambient (Linux)" },
 	{ "chdir", 'c', required_argument, M_START, "DIR",
 	    "working directory of the daemon (default /)" },
+	{ "chroot", OPT_CHROOT, required_argument, M_START, "DIR",
+	    "run the command with DIR as its root directory" },
+	{ "clear-env", OPT_CLEAR_ENV, no_argument, M_START, NULL,
+	    "start the command's environment empty" },
+	{ "cpu-affinity", OPT_CPU_AFFINITY, required_argument, M_START,
+	    "LIST", "the CPUs the command may run on (0-3,8)" },
 	{ "env", 'E', required_argument, M_START, "NAME=VALUE",
 	    "set a variable for the command; repeatable" },
+	{ "env-file", OPT_ENV_FILE, required_argument, M_START, "FILE",
+	    "NAME=VALUE lines for the command; repeatable" },
 	{ "stderr", 'e', required_argument, M_START, "FILE",
 	    "append the command's stderr to FILE" },
 	{ "foreground", 'f', no_argument, M_START, NULL,
 	    "do not fork or detach; everything else as usual" },
+	{ "groups", 'G', required_argument, M_START, "LIST",
+	    "more supplementary groups for -u's user" },
 	{ "help", 'h', no_argument, M_ALL, NULL,
 	    "print this help and exit" },
+	{ "ionice", 'I', required_argument, M_START, "CLASS[:LEVEL]",
+	    "I/O class idle, best-effort or realtime; level 0-7" },
+	{ "keep-env", OPT_KEEP_ENV, required_argument, M_START, "NAME",
+	    "keep NAME with --clear-env; repeatable" },
+	{ "limit", OPT_LIMIT, required_argument, M_START, "RES=VALUE",
+	    "a resource limit, as prlimit(1) writes it; repeatable" },
 	{ "log", 'l', required_argument, M_START, "FILE",
 	    "append stdout and stderr to FILE" },
 	{ "umask", 'm', required_argument, M_START, "MODE",
 	    "octal umask of the daemon (default 022)" },
+	{ "nice", 'N', required_argument, M_START, "N",
+	    "the command's nice value, -20 to 19, absolute" },
+	{ "no-new-privs", OPT_NO_NEW_PRIVS, no_argument, M_START, NULL,
+	    "the command can gain no privileges through exec" },
 	{ "notify", OPT_NOTIFY, no_argument, M_START, NULL,
 	    "wait for READY=1 on $NOTIFY_SOCKET (sd_notify)" },
+	{ "oom-score-adj", OPT_OOM_SCORE_ADJ, required_argument, M_START,
+	    "N", "the OOM killer's adjustment, -1000 to 1000" },
 	{ "stdout", 'o', required_argument, M_START, "FILE",
 	    "append the command's stdout to FILE" },
 	{ "pidfile", 'p', required_argument, M_START | M_VERBS, "FILE",
@@ -105,6 +139,8 @@ static const struct opt {
 	    "each line to syslog too, as NAME (-r)" },
 	{ "name", 'n', required_argument, M_SV, "NAME",
 	    "the syslog tag (default: the command's name)" },
+	{ "scheduler", OPT_SCHEDULER, required_argument, M_START,
+	    "POLICY[:PRIO]", "other, batch, idle, fifo:PRIO or rr:PRIO" },
 	{ "stop-signal", 's', required_argument, M_STOP, "SIG",
 	    "the signal --stop sends (default TERM)" },
 	{ "signal", OPT_SIGNAL, required_argument, M_SIGNAL, "SIG",
@@ -129,6 +165,10 @@ static const char synopsis[] =
     "[-l file]\n"
     "                 [-m umask] [-o file] [-P pidfile] [-p pidfile] "
     "[-u user[:group]]\n"
+    "                 [-G groups] [-I class[:level]] [-N nice] [--caps list]\n"
+    "                 [--chroot dir] [--clear-env] [--cpu-affinity list]\n"
+    "                 [--env-file file] [--keep-env name] [--limit res=value]\n"
+    "                 [--no-new-privs] [--oom-score-adj n] [--scheduler policy]\n"
     "                 [--notify | --ready-fd n] [-t seconds] "
     "[--] command [arg ...]\n"
     "       daemonize --status | --stop [-s signal] [-t seconds] | "
@@ -168,6 +208,9 @@ static const struct {
 	{ "local7", LOG_LOCAL7 },
 };
 
+/* -c was relative: which with --chroot has no meaning inside the root. */
+static bool chdir_relative;
+
 static const struct opt *find(int);
 static bool	is_verb(const struct opt *);
 static const char *flag(const struct opt *, char *, size_t);
@@ -180,6 +223,8 @@ static int	facility(const char *, const char *);
 static void	add_env(struct daemon_state *, char *);
 static void	set_path(char **, const char *, const char *);
 static void	start_option(struct daemon_state *, int, char *, const char *);
+static void	add_string(char ***, size_t *, char *);
+static void	env_option(struct daemon_state *, int, char *);
 static void	sv_option(struct daemon_state *, int, const char *,
 		    const char *);
 static void	verb_option(struct daemon_state *, int, const char *);
@@ -468,6 +513,7 @@ start_option(struct daemon_state *ds, int ch, char *arg, const char *cur)
 	switch (ch) {
 	case 'c':
 		set_path(&ds->chdir_dir, arg, "empty directory name");
+		chdir_relative = *arg != '/';
 		break;
 	case 'E':
 		add_env(ds, arg);
@@ -514,6 +560,72 @@ start_option(struct daemon_state *ds, int ch, char *arg, const char *cur)
 		if (errstr != NULL)
 			errx(EXIT_USAGE, "--ready-fd %s: %s (3 to 1048575)",
 			    arg, errstr);
+		break;
+	}
+}
+
+static void
+add_string(char ***list, size_t *n, char *s)
+{
+	char **l;
+
+	if ((l = reallocarray(*list, *n + 1, sizeof(*l))) == NULL)
+		err(EXIT_ERR, "reallocarray");
+	l[(*n)++] = s;
+	*list = l;
+}
+
+/* The command's execution environment: limits, privileges, its root. */
+static void
+env_option(struct daemon_state *ds, int ch, char *arg)
+{
+	switch (ch) {
+	case 'G':
+		if (*arg == '\0')
+			errx(EXIT_USAGE, "-G: empty group list");
+		ds->extra_groups = arg;
+		break;
+	case 'I':
+		tune_ionice(ds, arg);
+		break;
+	case 'N':
+		tune_nice(ds, arg);
+		break;
+	case OPT_CAPS:
+		caps_parse(ds, arg);
+		break;
+	case OPT_CHROOT:
+		set_path(&ds->chroot_dir, arg, "empty directory name");
+		break;
+	case OPT_CLEAR_ENV:
+		ds->clear_env = true;
+		break;
+	case OPT_CPU_AFFINITY:
+		tune_affinity(ds, arg);
+		break;
+	case OPT_ENV_FILE:
+		if (*arg == '\0')
+			errx(EXIT_USAGE, "empty env file name");
+		add_string(&ds->env_files, &ds->nenv_files,
+		    options_absolute(arg));
+		break;
+	case OPT_KEEP_ENV:
+		if (*arg == '\0' || strchr(arg, '=') != NULL)
+			errx(EXIT_USAGE, "--keep-env '%s': not a variable name",
+			    arg);
+		add_string((char ***)&ds->keep_env, &ds->nkeep_env, arg);
+		break;
+	case OPT_LIMIT:
+		limits_add(ds, arg);
+		break;
+	case OPT_NO_NEW_PRIVS:
+		ds->no_new_privs = true;
+		break;
+	case OPT_OOM_SCORE_ADJ:
+		tune_oom(ds, arg);
+		break;
+	case OPT_SCHEDULER:
+		tune_scheduler(ds, arg);
 		break;
 	}
 }
@@ -723,6 +835,7 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 		seen[o - opts] = true;
 		/* Each takes its own letters and leaves the rest alone. */
 		start_option(ds, ch, optarg, cur);
+		env_option(ds, ch, optarg);
 		sv_option(ds, ch, optarg, cur);
 		verb_option(ds, ch, optarg);
 	}
@@ -776,6 +889,14 @@ check(struct daemon_state *ds, int argc, bool seen_keep)
 		errx(EXIT_USAGE, "--log-size: needs -l, -o or -e");
 	if (seen_keep && ds->log_size == 0)
 		errx(EXIT_USAGE, "--log-keep: only with --log-size");
+	if (ds->nkeep_env > 0 && !ds->clear_env)
+		errx(EXIT_USAGE, "--keep-env: only with --clear-env");
+	if (ds->chroot_dir != NULL && ds->ready == READY_NOTIFY)
+		errx(EXIT_USAGE, "--notify: not with --chroot, whose root "
+		    "cannot reach the socket (use --ready-fd)");
+	if (ds->chroot_dir != NULL && chdir_relative)
+		errx(EXIT_USAGE, "-c: with --chroot, an absolute path inside "
+		    "the root");
 	if (ds->timeout == -1)
 		ds->timeout = 60;
 }

@@ -220,8 +220,14 @@ discard(struct pidfile *pf)
 	if (fstat(pf->lockfd, &fsb) == 0 &&
 	    lstat(pf->path, &psb) == 0 &&
 	    fsb.st_dev == psb.st_dev && fsb.st_ino == psb.st_ino &&
-	    unlink(pf->path) == -1 && pf->writefd != -1)
-		/* Not ours to remove any more (-f -u): at least say nothing. */
+	    unlink(pf->path) == 0)
+		return;
+	/*
+	 * Not ours to remove any more (-f -u), or out of sight (-f inside
+	 * --chroot as the user): at least say nothing.  The file is ours
+	 * while we hold its lock, whatever its name is now.
+	 */
+	if (pf->writefd != -1)
 		(void)ftruncate(pf->writefd, 0);
 }
 

@@ -19,6 +19,7 @@
 
 static char	*copy(const char *);
 static gid_t	 lookup_group(const char *);
+static void	 add_groups(struct daemon_state *);
 
 /*
  * A set-user-ID daemonize would let anyone start anything as its owner,
@@ -56,6 +57,48 @@ lookup_group(const char *name)
 	errx(EXIT_USAGE, "-u: %s: no such group", name);
 }
 
+/* -G: more supplementary groups, each once, after those of -u. */
+static void
+add_groups(struct daemon_state *ds)
+{
+	const char *p, *end, *errstr;
+	struct group *gr;
+	char *name;
+	gid_t gid, *groups;
+	int i;
+
+	if (ds->extra_groups == NULL)
+		return;
+	if (!ds->change_user)
+		errx(EXIT_USAGE, "-G %s: only root can give -u's user more "
+		    "groups", ds->extra_groups);
+	for (p = ds->extra_groups; ; p = end + 1) {
+		end = p + strcspn(p, ",");
+		if ((name = strndup(p, (size_t)(end - p))) == NULL)
+			err(EXIT_ERR, "strndup");
+		if ((gr = getgrnam(name)) != NULL)
+			gid = gr->gr_gid;
+		else {
+			gid = (gid_t)options_number(name, 0, INT_MAX, &errstr);
+			if (errstr != NULL || getgrgid(gid) == NULL)
+				errx(EXIT_USAGE, "-G: '%s': no such group",
+				    name);
+		}
+		free(name);
+		for (i = 0; i < ds->ngroups && ds->groups[i] != gid; i++)
+			;
+		if (i == ds->ngroups) {
+			if ((groups = reallocarray(ds->groups,
+			    (size_t)ds->ngroups + 1, sizeof(gid_t))) == NULL)
+				err(EXIT_ERR, "reallocarray");
+			groups[ds->ngroups++] = gid;
+			ds->groups = groups;
+		}
+		if (*end == '\0')
+			break;
+	}
+}
+
 /*
  * Look the user and groups up now, while errors still reach the caller
  * and the name service is certainly reachable; the daemon only applies
@@ -71,8 +114,11 @@ privs_resolve(struct daemon_state *ds)
 	uid_t uid;
 	int n;
 
-	if (ds->user_spec == NULL)
+	if (ds->user_spec == NULL) {
+		if (ds->extra_groups != NULL)
+			errx(EXIT_USAGE, "-G: only with -u");
 		return;
+	}
 	user = copy(ds->user_spec);
 	if ((group = strchr(user, ':')) != NULL) {
 		*group++ = '\0';
@@ -103,6 +149,7 @@ privs_resolve(struct daemon_state *ds)
 		if (ds->uid != getuid() || ds->gid != getgid())
 			errx(EXIT_USAGE, "-u %s: only root can run a command "
 			    "as another user", ds->user_spec);
+		add_groups(ds);
 		return;
 	}
 	ds->change_user = true;
@@ -112,6 +159,7 @@ privs_resolve(struct daemon_state *ds)
 			err(EXIT_ERR, "malloc");
 		ds->groups[0] = ds->gid;
 		ds->ngroups = 1;
+		add_groups(ds);
 		return;
 	}
 	/* What initgroups(3) would set, found now rather than after forking. */
@@ -128,6 +176,7 @@ privs_resolve(struct daemon_state *ds)
 	}
 	ds->groups = groups;
 	ds->ngroups = n;
+	add_groups(ds);
 }
 
 /*
@@ -182,7 +231,8 @@ privs_restore(struct daemon_state *ds)
 
 /*
  * In the daemon: groups, then gid, then uid, each checked, and then a
- * check that the change took and cannot be undone.  Returns 0, or the
+ * check that the change took and cannot be undone, whatever --caps
+ * kept.  Returns 0, or the
  * step that failed with errno set.
  */
 int
@@ -199,6 +249,9 @@ privs_drop(const struct daemon_state *ds)
 		return (STEP_SETGID);
 	if (setuid(ds->uid) == -1)
 		return (STEP_SETUID);
+	/* --caps: what setuid(2) kept goes, all but those asked for. */
+	if (caps_narrow(ds) == -1)
+		return (STEP_CAPS);
 	if (getresuid(&ruid, &euid, &suid) == -1 ||
 	    getresgid(&rgid, &egid, &sgid) == -1)
 		return (STEP_VERIFY);

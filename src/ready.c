@@ -187,11 +187,10 @@ static void
 send_text(int fd, const char *text)
 {
 	char buf[sizeof(struct status_msg) + STATUS_MAX];
-	struct status_msg msg;
+	struct status_msg msg = { STEP_STATUS, 0, 0 };
 	size_t len;
 
 	len = strnlen(text, STATUS_MAX);
-	msg.step = STEP_STATUS;
 	msg.value = (int)len;
 	memcpy(buf, &msg, sizeof(msg));
 	memcpy(buf + sizeof(msg), text, len);

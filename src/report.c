@@ -10,6 +10,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,10 @@
 #include "daemonize.h"
 
 static const char	*interpreter(const char *, char *, size_t);
+static const char	*setting(const struct daemon_state *,
+			    const struct status_msg *, char *, size_t);
+static void		 setting_failed(const struct daemon_state *,
+			    const struct status_msg *, const char *);
 static int		 exec_failure(const struct daemon_state *, int);
 static int		 not_ready(const struct daemon_state *,
 			    const struct status_msg *);
@@ -27,8 +32,14 @@ report_send(int fd, int step, int value)
 {
 	struct status_msg msg = { .step = step, .value = value };
 
+	report_send_msg(fd, &msg);
+}
+
+void
+report_send_msg(int fd, const struct status_msg *msg)
+{
 	/* Smaller than PIPE_BUF, so it arrives whole or not at all. */
-	(void)write(fd, &msg, sizeof(msg));
+	(void)write(fd, msg, sizeof(*msg));
 }
 
 /* The interpreter named on a script's "#!" line, for the message. */
@@ -56,19 +67,21 @@ interpreter(const char *path, char *buf, size_t len)
 static int
 exec_failure(const struct daemon_state *ds, int errnum)
 {
-	const char *cmd = ds->argv[0], *interp;
-	char buf[256];
+	const char *cmd = ds->argv[0], *interp, *path;
+	char buf[256], host[PATH_MAX];
 	struct stat sb;
 
+	/* With --chroot, where the caller finds the daemon's program. */
+	path = chroot_host_path(ds, ds->exec_path, host, sizeof(host));
 	switch (errnum) {
 	case ENOENT:
 	case ENOTDIR:
-		if (stat(ds->exec_path, &sb) == -1) {
+		if (stat(path, &sb) == -1) {
 			warnx("%s: %s", cmd, strerror(errnum));
 			return (EXIT_NOTFOUND);
 		}
 		/* The file is there: its interpreter is not. */
-		interp = interpreter(ds->exec_path, buf, sizeof(buf));
+		interp = interpreter(path, buf, sizeof(buf));
 		warnx("%s: bad interpreter %s: %s", cmd,
 		    interp != NULL ? interp : "(unknown)", strerror(errnum));
 		return (EXIT_NOEXEC);
@@ -81,7 +94,7 @@ exec_failure(const struct daemon_state *ds, int errnum)
 		warnx("%s: %s", cmd, strerror(errnum));
 		return (EXIT_ERR);
 	case EACCES:
-		if (stat(ds->exec_path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
 			warnx("%s: is a directory", cmd);
 			return (EXIT_NOEXEC);
 		}
@@ -112,6 +125,84 @@ report_step_name(int step)
 	case STEP_SUPERVISOR:	return ("tying it to the supervisor");
 	default:		return ("setup");
 	}
+}
+
+/* A setting of the execution environment, as the caller gave it. */
+static const char *
+setting(const struct daemon_state *ds, const struct status_msg *msg,
+    char *buf, size_t size)
+{
+	switch (msg->step) {
+	case STEP_OOM:
+		(void)snprintf(buf, size, "--oom-score-adj %s", ds->oom_arg);
+		break;
+	case STEP_NICE:
+		(void)snprintf(buf, size, "-N %s", ds->nice_arg);
+		break;
+	case STEP_AUTOGROUP:
+		(void)snprintf(buf, size, "-N %s: /proc/self/autogroup",
+		    ds->nice_arg);
+		break;
+	case STEP_IONICE:
+		(void)snprintf(buf, size, "-I %s", ds->ionice_arg);
+		break;
+	case STEP_SCHED:
+		(void)snprintf(buf, size, "--scheduler %s", ds->sched_arg);
+		break;
+	case STEP_AFFINITY:
+		(void)snprintf(buf, size, "--cpu-affinity %s", ds->cpus_arg);
+		break;
+	case STEP_LIMIT:
+		(void)snprintf(buf, size, "--limit %s", msg->detail >= 0 &&
+		    (size_t)msg->detail < ds->nlimits ?
+		    ds->limits[msg->detail].arg : "?");
+		break;
+	case STEP_CHROOT:
+		(void)snprintf(buf, size, "--chroot %s", ds->chroot_dir);
+		break;
+	case STEP_CAPS:
+		(void)snprintf(buf, size, "--caps %s", ds->caps_arg);
+		break;
+	case STEP_AMBIENT:
+		(void)snprintf(buf, size, "--caps %s: raising %s into the "
+		    "ambient set", ds->caps_arg, caps_name(msg->detail));
+		break;
+	case STEP_NNP:
+		(void)snprintf(buf, size, "--no-new-privs");
+		break;
+	default:
+		return (NULL);
+	}
+	return (buf);
+}
+
+/* What a failed step was, for the supervisor's log: a setting or a word. */
+const char *
+report_what(const struct daemon_state *ds, const struct status_msg *msg,
+    char *buf, size_t size)
+{
+	const char *s;
+
+	if ((s = setting(ds, msg, buf, size)) != NULL)
+		return (s);
+	return (report_step_name(msg->step));
+}
+
+/* The setting and why, where errno alone would not say it. */
+static void
+setting_failed(const struct daemon_state *ds, const struct status_msg *msg,
+    const char *what)
+{
+	const char *cmd = ds->argv[0];
+
+	if (msg->step == STEP_AFFINITY && msg->value == EINVAL)
+		warnx("%s: %s: not all of these CPUs are ours to use here",
+		    cmd, what);
+	else if (msg->step == STEP_OOM && msg->value == EACCES)
+		warnx("%s: %s: %s (lowering it needs CAP_SYS_RESOURCE)", cmd,
+		    what, strerror(msg->value));
+	else
+		warnc(msg->value, "%s: %s", cmd, what);
 }
 
 /* The daemon ended, or was ended, before it said it was ready. */
@@ -151,8 +242,13 @@ not_ready(const struct daemon_state *ds, const struct status_msg *msg)
 int
 report_failure(const struct daemon_state *ds, const struct status_msg *msg)
 {
-	const char *cmd = ds->argv[0];
+	const char *cmd = ds->argv[0], *what;
+	char buf[512];
 
+	if ((what = setting(ds, msg, buf, sizeof(buf))) != NULL) {
+		setting_failed(ds, msg, what);
+		return (EXIT_ERR);
+	}
 	errno = msg->value;
 	switch (msg->step) {
 	case STEP_EXEC:
@@ -224,7 +320,7 @@ report_failure(const struct daemon_state *ds, const struct status_msg *msg)
 int
 report_outcome(struct daemon_state *ds, int fd, struct outcome *out)
 {
-	struct status_msg msg, failure = { 0, 0 };
+	struct status_msg msg, failure = { 0, 0, 0 };
 	char status_text[512] = "";
 	bool ready;
 	ssize_t n;

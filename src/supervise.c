@@ -138,11 +138,12 @@ take_signals(struct daemon_state *ds)
 static bool
 start(struct daemon_state *ds)
 {
-	int step, errnum;
+	struct status_msg why;
+	char buf[512];
 
-	if ((child = child_start(ds, &step, &errnum)) == -1) {
-		warnc(errnum, "%s: could not start: %s", ds->argv[0],
-		    report_step_name(step));
+	if ((child = child_start(ds, &why)) == -1) {
+		warnc(why.value, "%s: could not start: %s", ds->argv[0],
+		    report_what(ds, &why, buf, sizeof(buf)));
 		return (false);
 	}
 	child_started = ready_now_ms();
@@ -326,8 +327,8 @@ leave(struct daemon_state *ds, int status)
 static void
 begin(struct daemon_state *ds, int repfd)
 {
+	struct status_msg why;
 	size_t e;
-	int step, errnum;
 
 	/*
 	 * The process title is written over our argument area, where the
@@ -359,8 +360,8 @@ begin(struct daemon_state *ds, int repfd)
 		report_send(repfd, STEP_PIDFILE, errno);
 		leave(ds, EXIT_ERR);
 	}
-	if ((child = child_start(ds, &step, &errnum)) == -1) {
-		report_send(repfd, step, errnum);
+	if ((child = child_start(ds, &why)) == -1) {
+		report_send_msg(repfd, &why);
 		leave(ds, EXIT_ERR);
 	}
 	/* Only the first run may hold it, or end of file never comes. */
