@@ -107,8 +107,8 @@ struct limit {
 	bool		 soft_set;
 	bool		 hard_set;
 	bool		 soft_max;	/* "max": the hard limit */
-	uint64_t	 soft;		/* UINT64_MAX for unlimited */
-	uint64_t	 hard;
+	uint64_t	 soft;		/* UINT64_MAX for unlimited; both */
+	uint64_t	 hard;		/* as the daemon sets them, once checked */
 };
 
 /* What the caller learnt of a start from the status pipe. */
@@ -285,7 +285,7 @@ void	files_refuse_untrusted(const char *, const struct stat *);
 
 /* limits.c */
 void	limits_add(struct daemon_state *, const char *);
-void	limits_check(const struct daemon_state *);
+void	limits_check(struct daemon_state *);
 int	limits_apply(const struct daemon_state *, int *);
 
 /* tune.c */

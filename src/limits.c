@@ -200,13 +200,14 @@ nr_open(void)
 
 /*
  * Before the fork, against the limits we have now, which the daemon
- * inherits: what the kernel would refuse is refused here, naming what
- * it allows.
+ * and the supervisor of -r inherit: what the kernel would refuse is
+ * refused here, naming what it allows, and the values are settled, so
+ * that the daemon only sets them.
  */
 void
-limits_check(const struct daemon_state *ds)
+limits_check(struct daemon_state *ds)
 {
-	const struct limit *lim;
+	struct limit *lim;
 	struct rlimit cur, to;
 	char a[32], b[32];
 	long long ceiling;
@@ -235,6 +236,8 @@ limits_check(const struct daemon_state *ds)
 			errx(EXIT_ERR, "--limit %s: raising the hard limit "
 			    "above %s needs CAP_SYS_RESOURCE", lim->arg, b);
 #endif
+		lim->soft = to.rlim_cur;
+		lim->hard = to.rlim_max;
 	}
 }
 
@@ -245,14 +248,13 @@ limits_check(const struct daemon_state *ds)
 int
 limits_apply(const struct daemon_state *ds, int *which)
 {
-	struct rlimit cur, to;
+	struct rlimit to;
 	size_t i;
 
 	for (i = 0; i < ds->nlimits; i++) {
 		*which = (int)i;
-		if (getrlimit(ds->limits[i].resource, &cur) == -1)
-			return (-1);
-		settle(&ds->limits[i], &cur, &to);
+		to.rlim_cur = (rlim_t)ds->limits[i].soft;
+		to.rlim_max = (rlim_t)ds->limits[i].hard;
 		if (setrlimit(ds->limits[i].resource, &to) == -1)
 			return (-1);
 	}

@@ -196,7 +196,7 @@ setting_failed(const struct daemon_state *ds, const struct status_msg *msg,
 	const char *cmd = ds->argv[0];
 
 	if (msg->step == STEP_AFFINITY && msg->value == EINVAL)
-		warnx("%s: %s: not all of these CPUs are ours to use here",
+		warnx("%s: %s: some of these CPUs cannot be used here",
 		    cmd, what);
 	else if (msg->step == STEP_OOM && msg->value == EACCES)
 		warnx("%s: %s: %s (lowering it needs CAP_SYS_RESOURCE)", cmd,
