@@ -74,6 +74,9 @@ static const struct {
 #define NCAPS	((int)(sizeof(caps) / sizeof(caps[0])))
 
 static const char *upper(int, char *, size_t);
+#if defined(__linux__) && defined(PR_CAP_AMBIENT)
+static void	held(const struct daemon_state *);
+#endif
 #ifdef __linux__
 static int	get(struct __user_cap_data_struct *);
 static int	set(uint64_t, uint64_t, uint64_t);
@@ -194,26 +197,14 @@ caps_effective(int cap)
 #endif
 }
 
-/*
- * Before the fork: a user to keep them for, who is not root, and every
- * one of them ours to give: in our effective and bounding sets.
- */
-void
-caps_check(const struct daemon_state *ds)
+#if defined(__linux__) && defined(PR_CAP_AMBIENT)
+/* Each one ours to give: in our effective and bounding sets. */
+static void
+held(const struct daemon_state *ds)
 {
 	char name[32];
 	int c;
 
-	if (ds->caps_arg == NULL)
-		return;
-#if !defined(__linux__) || !defined(PR_CAP_AMBIENT)
-	errx(EXIT_USAGE, "--caps: not on this system");
-#else
-	if (ds->user_spec == NULL || (ds->change_user && ds->uid == 0))
-		errx(EXIT_USAGE, "--caps: needs -u naming a user other than "
-		    "root");
-	if (!ds->change_user)
-		errx(EXIT_ERR, "--caps %s: needs root", ds->caps_arg);
 	for (c = 0; c < NCAPS; c++) {
 		if ((ds->caps >> c & 1) == 0)
 			continue;
@@ -226,6 +217,24 @@ caps_check(const struct daemon_state *ds)
 			    "ourselves", ds->caps_arg,
 			    upper(c, name, sizeof(name)));
 	}
+}
+#endif
+
+/* Before the fork: a user to keep them for, who is not root. */
+void
+caps_check(const struct daemon_state *ds)
+{
+	if (ds->caps_arg == NULL)
+		return;
+#if !defined(__linux__) || !defined(PR_CAP_AMBIENT)
+	errx(EXIT_USAGE, "--caps: not on this system");
+#else
+	if (ds->user_spec == NULL || (ds->change_user && ds->uid == 0))
+		errx(EXIT_USAGE, "--caps: needs -u naming a user other than "
+		    "root");
+	if (!ds->change_user)
+		errx(EXIT_ERR, "--caps %s: needs root", ds->caps_arg);
+	held(ds);
 #endif
 }
 

@@ -80,7 +80,8 @@ value(const char *s, size_t len, const char *arg, size_t r)
 	if (len == 9 && strncmp(s, "unlimited", len) == 0)
 		return (UINT64_MAX);
 	unit = 1;
-	if (len > 1 && (u = memchr(units, s[len - 1], 4)) != NULL) {
+	if (len > 1 && s[len - 1] != '\0' &&
+	    (u = strchr(units, s[len - 1])) != NULL) {
 		unit = 1LL << (10 * (u - units + 1));
 		len--;
 	}
