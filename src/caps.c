@@ -203,16 +203,15 @@ static void
 held(const struct daemon_state *ds)
 {
 	char name[32];
-	int c;
+	int c, bounded;
 
 	for (c = 0; c < NCAPS; c++) {
 		if ((ds->caps >> c & 1) == 0)
 			continue;
-		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == -1)
+		if ((bounded = prctl(PR_CAPBSET_READ, c, 0, 0, 0)) == -1)
 			errx(EXIT_ERR, "--caps %s: this kernel has no %s",
 			    ds->caps_arg, upper(c, name, sizeof(name)));
-		if (!caps_effective(c) || prctl(PR_CAPBSET_READ, c, 0, 0,
-		    0) != 1)
+		if (!caps_effective(c) || bounded != 1)
 			errx(EXIT_ERR, "--caps %s: we do not have %s "
 			    "ourselves", ds->caps_arg,
 			    upper(c, name, sizeof(name)));
