@@ -68,6 +68,7 @@ static char	**copy_args(char **);
 static void	title(const struct daemon_state *);
 static void	begin(struct daemon_state *, int);
 static bool	poll_failed(struct daemon_state *);
+static void	end_run(struct daemon_state *);
 
 /* The handler marks the signal and wakes the loop: the loop does the work. */
 static void
@@ -398,9 +399,37 @@ poll_failed(struct daemon_state *ds)
 		return (false);
 	}
 	warn("poll: the supervisor stops");
-	if (child > 0)
-		(void)kill(-child, SIGTERM);
+	end_run(ds);
 	leave(ds, EXIT_ERR);
+}
+
+/*
+ * Without poll(2) there is no loop to wait in: stop the run as a stop
+ * does, SIGTERM to its group, SIGKILL after --stop-timeout, waiting for
+ * it by its exit status alone, so that nothing runs on orphaned.
+ */
+static void
+end_run(struct daemon_state *ds)
+{
+	const struct timespec pause = { 0, 10 * 1000 * 1000 };
+	long long deadline;
+	int status;
+
+	if (child <= 0)
+		return;
+	(void)kill(-child, SIGTERM);
+	deadline = ready_now_ms() + ds->stop_timeout * 1000;
+	while (waitpid(child, &status, WNOHANG) == 0) {
+		if (ready_now_ms() >= deadline) {
+			(void)kill(-child, SIGKILL);
+			(void)waitpid(child, &status, 0);
+			break;
+		}
+		(void)nanosleep(&pause, NULL);
+	}
+	logpipe_drain(ds, child);
+	(void)kill(-child, SIGKILL);
+	child = -1;
 }
 
 /*

@@ -204,6 +204,19 @@ respawned() {
 	no_process_mentions "$T/"
 }
 
+@test "a supervisor that leaves on a poll failure kills a run that ignores SIGTERM after --stop-timeout" {
+	need_strace
+	start_supervisor --stop-timeout 1 sh -c 'trap "" TERM; exec sleep 300'
+	trace_running "$sup" -e trace=poll,ppoll \
+		-e inject=poll,ppoll:error=EINVAL
+	kill -WINCH "$sup"
+	wait_until 5 gone "$sup"
+	wait_until 5 gone "$child"
+	end_trace
+	[ ! -e "$T/sv.pid" ] && [ ! -e "$T/d.pid" ]
+	no_process_mentions "$T/"
+}
+
 @test "a failing read of the self-pipe loses no signal: the supervisor still passes it on" {
 	need_strace
 	start_supervisor sh -c 'trap "echo got USR1" USR1
