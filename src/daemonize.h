@@ -188,6 +188,17 @@ int	control_stop(struct daemon_state *);
 int	control_signal(struct daemon_state *);
 int	control_restart(struct daemon_state *);
 
+/* holder.c */
+struct stat;
+/* What the verbs found behind a locked pidfile. */
+struct found {
+	pid_t	pid;	/* the pid to report: the file's, or the holder's */
+	pid_t	to;	/* the holder of the lock, to signal; -1 if none */
+	bool	sup;	/* to is a supervisor of -r */
+};
+int	holder_resolve(const char *, pid_t, const struct stat *, bool,
+	    struct found *);
+
 /* proc.c */
 struct stat;
 #define HOLDS_OPEN	1	/* has the file open */
