@@ -28,6 +28,7 @@ cleanup(void)
 	/* A log that failed to open as the user leaves us acting as it. */
 	(void)privs_restore(undo);
 	pidfile_discard(undo);
+	listen_remove(undo);
 	output_discard(undo);
 	ready_discard(undo);
 	pidfile_release(undo);
@@ -71,6 +72,7 @@ main(int argc, char *argv[])
 	if (atexit(cleanup) != 0)
 		errx(EXIT_ERR, "atexit failed");
 	pidfile_acquire(&ds);
+	listen_open(&ds);
 	output_open(&ds);
 	ready_prepare(&ds);
 	/* A caller ignoring SIGCHLD would leave the middle one unwaitable. */

@@ -4,6 +4,7 @@
 #define DAEMONIZE_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <stdbool.h>
 
@@ -103,6 +104,28 @@ struct logfile {
 	bool	 created;	/* made by this run, removed again on failure */
 };
 
+/* --listen: one socket, bound before the first fork. */
+struct listener {
+	const char		*spec;	/* as given, for messages */
+	char			*words;	/* our copy of it, cut up */
+	int			 family;
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	char			*path;	/* unix: absolute */
+	const char		*name;	/* its LISTEN_FDNAMES entry */
+	int			 backlog;
+	bool			 dualstack;
+	bool			 reuseport;
+	mode_t			 mode;	/* unix */
+	bool			 owner_given;
+	uid_t			 uid;
+	gid_t			 gid;
+	int			 fd;
+	bool			 bound;	/* unix: the file is the one we made */
+	dev_t			 dev;
+	ino_t			 ino;
+};
+
 struct daemon_state {
 	enum mode	  mode;
 	char		**argv;		/* the command and its arguments */
@@ -111,6 +134,8 @@ struct daemon_state {
 	struct pidfile	  svpid;	/* -P: the supervisor of -r */
 	struct logfile	  out;
 	struct logfile	  err;
+	struct listener	 *listen;	/* --listen, in order */
+	size_t		  nlisten;
 	char		 *chdir_dir;	/* absolute */
 	mode_t		  umask;
 	char		**env;		/* NAME=VALUE strings from -E */
@@ -228,6 +253,12 @@ pid_t	pidfile_read(int);
 int	pidfile_store(struct pidfile *, pid_t);
 void	pidfile_discard(struct daemon_state *);
 void	pidfile_release(struct daemon_state *);
+
+/* listen.c */
+void	listen_parse(struct daemon_state *, const char *);
+void	listen_open(struct daemon_state *);
+void	listen_remove(struct daemon_state *);
+int	listen_environ(const struct daemon_state *);
 
 /* files.c */
 bool	files_refuse_special(const char *);

@@ -21,6 +21,7 @@
 enum {
 	OPT_BACKOFF_MAX = 256,
 	OPT_LOG_KEEP,
+	OPT_LISTEN,
 	OPT_LOG_SIZE,
 	OPT_MAX_FAILURES,
 	OPT_MIN_UPTIME,
@@ -70,6 +71,8 @@ static const struct opt {
 	    "print this help and exit" },
 	{ "log", 'l', required_argument, M_START, "FILE",
 	    "append stdout and stderr to FILE" },
+	{ "listen", OPT_LISTEN, required_argument, M_START, "ADDR[,OPT]",
+	    "bind tcp:HOST:PORT or unix:PATH, hand it on as LISTEN_FDS" },
 	{ "umask", 'm', required_argument, M_START, "MODE",
 	    "octal umask of the daemon (default 022)" },
 	{ "notify", OPT_NOTIFY, no_argument, M_START, NULL,
@@ -501,6 +504,9 @@ start_option(struct daemon_state *ds, int ch, char *arg, const char *cur)
 	case 'u':
 		ds->user_spec = arg;
 		break;
+	case OPT_LISTEN:
+		listen_parse(ds, arg);
+		break;
 	case OPT_NOTIFY:
 		if (ds->ready == READY_FD)
 			errx(EXIT_USAGE, "--notify: not with --ready-fd");
@@ -772,6 +778,9 @@ check(struct daemon_state *ds, int argc, bool seen_keep)
 	if (ds->timeout != -1 && ds->ready == READY_EXEC)
 		errx(EXIT_USAGE, "-t: only with --ready-fd, --notify or "
 		    "--stop");
+	if (ds->ready == READY_FD && (size_t)ds->ready_fd < 3 + ds->nlisten)
+		errx(EXIT_USAGE, "--ready-fd %d: among the sockets of --listen "
+		    "(3 to %zu)", ds->ready_fd, 2 + ds->nlisten);
 	if (ds->log_size > 0 && ds->out.path == NULL && ds->err.path == NULL)
 		errx(EXIT_USAGE, "--log-size: needs -l, -o or -e");
 	if (seen_keep && ds->log_size == 0)

@@ -315,6 +315,7 @@ title(const struct daemon_state *ds)
 static void
 leave(struct daemon_state *ds, int status)
 {
+	listen_remove(ds);
 	pidfile_discard(ds);
 	_exit(status);
 }
