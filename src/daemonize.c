@@ -44,11 +44,16 @@ main(int argc, char *argv[])
 
 	output_guard_stdio();
 	privs_refuse_setid();
-#ifdef LIBBSD_OVERLAY
-	/* libbsd needs the original argument area for setproctitle(3). */
-	setproctitle_init(argc, argv, environ);
-#endif
 	options_parse(&ds, argc, argv);
+#ifdef LIBBSD_OVERLAY
+	/*
+	 * Only the supervisor has a title: libbsd needs the original
+	 * argument area for it, untouched so far (getopt does not permute
+	 * behind '+'), and copying the environment costs every start.
+	 */
+	if (ds.respawn != RESPAWN_NO)
+		setproctitle_init(argc, argv, environ);
+#endif
 	switch (ds.mode) {
 	case MODE_STATUS:
 		return (control_status(&ds));

@@ -95,6 +95,7 @@ struct pidfile {
 	char	*path;		/* absolute, or NULL */
 	int	 lockfd;	/* read-only, holds the flock(2) lock */
 	int	 writefd;	/* write-only, close-on-exec */
+	bool	 empty;		/* nothing written to it yet */
 };
 
 /* An output file: stdout, stderr, or both when they name the same file. */
@@ -184,8 +185,8 @@ struct daemon_state {
 
 /* The state before any option: no descriptors, the documented defaults. */
 #define DAEMON_STATE_INIT {						\
-	.pid = { NULL, -1, -1 },					\
-	.svpid = { NULL, -1, -1 },					\
+	.pid = { NULL, -1, -1, false },					\
+	.svpid = { NULL, -1, -1, false },				\
 	.out = { .fd = -1 },						\
 	.err = { .fd = -1 },						\
 	.umask = 022,							\

@@ -56,6 +56,8 @@ middle(struct daemon_state *ds, int repfd)
 	}
 	if (ds->ready == READY_EXEC)
 		_exit(EXIT_OK);
+	/* The daemon writes the pidfile first; a MAINPID= of ours cuts. */
+	ds->pid.empty = false;
 	/* Should we be killed before the verdict, the caller ends it. */
 	report_send(repfd, STEP_DAEMON, (int)pid);
 	/* Only the daemon may hold the write end, or EOF never comes. */
