@@ -396,7 +396,7 @@ control_signal(struct daemon_state *ds)
 		return (EXIT_ERR);
 	if (ds->verbose)
 		warnx("%s: sent SIG%s to pid %ld", ds->pid.path,
-		    options_signame(ds->signal), (long)to);
+		    value_signame(ds->signal), (long)to);
 	return (EXIT_OK);
 }
 

@@ -202,11 +202,17 @@ struct daemon_state {
 
 /* options.c */
 void	options_parse(struct daemon_state *, int, char **);
-char	*options_absolute(const char *);
-long long options_number(const char *, long long, long long, const char **);
-int	options_signal(const char *);
-const char *options_signame(int);
 void	options_usage(void);
+
+/* value.c */
+char	*value_path(const char *);
+long long value_number(const char *, long long, long long, const char **);
+long long value_seconds(const char *, const char *, long long);
+long long value_size(const char *);
+mode_t	value_umask(const char *);
+int	value_signal(const char *);
+const char *value_signame(int);
+int	value_facility(const char *, const char *);
 
 /* control.c */
 int	control_status(struct daemon_state *);

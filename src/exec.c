@@ -57,7 +57,7 @@ exec_resolve(struct daemon_state *ds)
 
 	name = ds->argv[0];
 	if (strchr(name, '/') != NULL) {
-		ds->exec_path = options_absolute(name);
+		ds->exec_path = value_path(name);
 		return;
 	}
 	if ((path = env_value(ds, "PATH")) == NULL)
@@ -74,7 +74,7 @@ exec_resolve(struct daemon_state *ds)
 		free(dir);
 		if (stat(cand, &sb) == 0) {
 			if (S_ISREG(sb.st_mode) && access(cand, X_OK) == 0) {
-				ds->exec_path = options_absolute(cand);
+				ds->exec_path = value_path(cand);
 				free(cand);
 				return;
 			}

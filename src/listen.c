@@ -46,7 +46,7 @@ parse_inet(struct listener *l, const char *a)
 
 	if ((colon = strrchr(a, ':')) == NULL || colon == a)
 		errx(EXIT_USAGE, "--listen %s: not tcp:HOST:PORT", l->spec);
-	port = options_number(colon + 1, 1, 65535, &errstr);
+	port = value_number(colon + 1, 1, 65535, &errstr);
 	if (errstr != NULL)
 		errx(EXIT_USAGE, "--listen %s: port %s: %s (1 to 65535)",
 		    l->spec, colon + 1, errstr);
@@ -83,7 +83,7 @@ parse_unix(struct listener *l, const char *a)
 
 	if (*a == '\0')
 		errx(EXIT_USAGE, "--listen %s: empty path", l->spec);
-	l->path = options_absolute(a);
+	l->path = value_path(a);
 	memset(&l->addr, 0, sizeof(l->addr));
 	sun->sun_family = AF_UNIX;
 	if (strlcpy(sun->sun_path, l->path, sizeof(sun->sun_path)) >=
@@ -112,7 +112,7 @@ parse_owner(struct listener *l, const char *v)
 	memcpy(user, v, len);
 	user[len] = '\0';
 	if ((pw = getpwnam(user)) == NULL) {
-		l->uid = (uid_t)options_number(user, 0, INT_MAX, &errstr);
+		l->uid = (uid_t)value_number(user, 0, INT_MAX, &errstr);
 		if (errstr != NULL || (pw = getpwuid(l->uid)) == NULL)
 			errx(EXIT_USAGE, "--listen %s: owner=%s: no such user",
 			    l->spec, v);
@@ -122,7 +122,7 @@ parse_owner(struct listener *l, const char *v)
 	if (colon == NULL)
 		goto done;
 	if ((gr = getgrnam(colon + 1)) == NULL) {
-		l->gid = (gid_t)options_number(colon + 1, 0, INT_MAX, &errstr);
+		l->gid = (gid_t)value_number(colon + 1, 0, INT_MAX, &errstr);
 		if (errstr != NULL || (gr = getgrgid(l->gid)) == NULL)
 			errx(EXIT_USAGE, "--listen %s: owner=%s: no such group",
 			    l->spec, v);
@@ -150,7 +150,7 @@ parse_option(struct listener *l, char *opt)
 			    "':', 1 to 255 bytes", l->spec, v);
 		l->name = v;
 	} else if (strcmp(opt, "backlog") == 0 && v != NULL) {
-		l->backlog = (int)options_number(v, 1, INT_MAX, &errstr);
+		l->backlog = (int)value_number(v, 1, INT_MAX, &errstr);
 		if (errstr != NULL)
 			errx(EXIT_USAGE, "--listen %s: backlog=%s: %s",
 			    l->spec, v, errstr);

@@ -110,18 +110,24 @@ output_open(struct daemon_state *ds)
 int
 output_wire(struct daemon_state *ds)
 {
-	int fd, null;
+	int fd, null, r;
 
 	if ((fd = open(_PATH_DEVNULL, O_RDONLY | O_NOCTTY | O_CLOEXEC)) ==
-	    -1 || dup2(fd, STDIN_FILENO) == -1 || close(fd) == -1)
+	    -1)
+		return (-1);
+	r = dup2(fd, STDIN_FILENO);
+	(void)close(fd);
+	if (r == -1)
 		return (-1);
 	null = -1;
-	if ((ds->out.fd == -1 || ds->err.fd == -1) && (null =
-	    open(_PATH_DEVNULL, O_WRONLY | O_NOCTTY | O_CLOEXEC)) == -1)
-		return (-1);
-	if (dup2(ds->out.fd != -1 ? ds->out.fd : null, STDOUT_FILENO) == -1 ||
-	    dup2(ds->err.fd != -1 ? ds->err.fd : null, STDERR_FILENO) == -1)
-		return (-1);
+	if (ds->out.fd == -1 || ds->err.fd == -1) {
+		null = open(_PATH_DEVNULL, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (null == -1)
+			return (-1);
+	}
+	r = dup2(ds->out.fd != -1 ? ds->out.fd : null, STDOUT_FILENO) == -1 ||
+	    dup2(ds->err.fd != -1 ? ds->err.fd : null, STDERR_FILENO) == -1 ?
+	    -1 : 0;
 	if (null != -1)
 		(void)close(null);
 	if (ds->err.fd != -1 && ds->err.fd != ds->out.fd)
@@ -129,7 +135,7 @@ output_wire(struct daemon_state *ds)
 	if (ds->out.fd != -1)
 		(void)close(ds->out.fd);
 	ds->out.fd = ds->err.fd = -1;
-	return (0);
+	return (r);
 }
 
 /* A failed start removes the log files it created, if still empty. */

@@ -55,7 +55,7 @@ pidfile_read(int fd)
 	buf[n] = '\0';
 	if ((nl = strchr(buf, '\n')) != NULL)
 		*nl = '\0';
-	pid = (pid_t)options_number(buf, 1, INT_MAX, &errstr);
+	pid = (pid_t)value_number(buf, 1, INT_MAX, &errstr);
 	return (errstr == NULL ? pid : -1);
 }
 

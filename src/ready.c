@@ -374,14 +374,14 @@ read_notify(struct daemon_state *ds, int repfd, pid_t pid, pid_t *mainpid,
 			else if (strncmp(line, "STATUS=", 7) == 0)
 				(void)strlcpy(status, line + 7, STATUS_MAX + 1);
 			else if (strncmp(line, "ERRNO=", 6) == 0) {
-				v = options_number(line + 6, 1, INT_MAX,
+				v = value_number(line + 6, 1, INT_MAX,
 				    &errstr);
 				if (errstr == NULL) {
 					*errnum = (int)v;
 					result = STEP_NOTIFY_ERRNO;
 				}
 			} else if (strncmp(line, "MAINPID=", 8) == 0) {
-				v = options_number(line + 8, 2, INT_MAX,
+				v = value_number(line + 8, 2, INT_MAX,
 				    &errstr);
 				/* Never this process, gone in a moment. */
 				if (errstr == NULL && (pid_t)v != getpid() &&
@@ -394,7 +394,7 @@ read_notify(struct daemon_state *ds, int repfd, pid_t pid, pid_t *mainpid,
 				}
 			} else if (strncmp(line, "EXTEND_TIMEOUT_USEC=", 20) ==
 			    0) {
-				v = options_number(line + 20, 0, LLONG_MAX / 2,
+				v = value_number(line + 20, 0, LLONG_MAX / 2,
 				    &errstr);
 				if (errstr == NULL &&
 				    ready_now_ms() + v / 1000 > *deadline)

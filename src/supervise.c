@@ -217,7 +217,7 @@ child_exited(struct daemon_state *ds, int status)
 	else {
 		if (WIFSIGNALED(status))
 			warnx("%s: killed by SIG%s", ds->argv[0],
-			    options_signame(WTERMSIG(status)));
+			    value_signame(WTERMSIG(status)));
 		else
 			warnx("%s: exited with status %d", ds->argv[0],
 			    WEXITSTATUS(status));
