@@ -221,12 +221,18 @@ socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()' "$
 	[ "$failed" -le 10 ] || fail "$output"
 }
 
-@test "lighttpd under -r --listen refuses no request while its run is killed five times" {
+# lighttpd_site: skip without lighttpd; a document root in $T/www and a
+# free port in $port.
+lighttpd_site() {
 	command -v lighttpd >/dev/null || skip "lighttpd is not installed"
-	local port
 	port=$(free_port)
 	mkdir "$T/www"
 	echo ok >"$T/www/index.html"
+}
+
+@test "lighttpd under -r --listen refuses no request while its run is killed five times" {
+	local port
+	lighttpd_site
 	crash_stream -E "DOCROOT=$T/www" -E "PORT=$port" \
 		--listen "tcp:127.0.0.1:$port" \
 		lighttpd -D -f "$BATS_TEST_DIRNAME/servers/lighttpd.conf"
@@ -237,11 +243,8 @@ socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()' "$
 }
 
 @test "the same stream sees refusals when lighttpd binds its own socket: the test can see a drop" {
-	command -v lighttpd >/dev/null || skip "lighttpd is not installed"
 	local port
-	port=$(free_port)
-	mkdir "$T/www"
-	echo ok >"$T/www/index.html"
+	lighttpd_site
 	sed 's/^server.systemd-socket-activation.*//' \
 		"$BATS_TEST_DIRNAME/servers/lighttpd.conf" >"$T/own.conf"
 	crash_stream -E "DOCROOT=$T/www" -E "PORT=$port" \
