@@ -264,6 +264,7 @@ void	pidfile_release(struct daemon_state *);
 /* listen.c */
 void	listen_parse(struct daemon_state *, const char *);
 void	listen_open(struct daemon_state *);
+void	listen_release(struct daemon_state *);
 void	listen_remove(struct daemon_state *);
 int	listen_environ(const struct daemon_state *);
 

@@ -121,6 +121,9 @@ caller(struct daemon_state *ds, pid_t pid, int fd)
 		end_lost(pid, &out);
 	if (code != EXIT_OK)
 		exit(code);
+	/* The daemon holds its own; ours go, the lock the last. */
+	listen_release(ds);
+	pidfile_release(ds);
 	(void)fflush(stdout);
 	_exit(EXIT_OK);
 }

@@ -318,6 +318,19 @@ listen_open(struct daemon_state *ds)
 	}
 }
 
+/* The caller's copies, once the daemon has its own. */
+void
+listen_release(struct daemon_state *ds)
+{
+	size_t i;
+
+	for (i = 0; i < ds->nlisten; i++) {
+		if (ds->listen[i].fd != -1)
+			(void)close(ds->listen[i].fd);
+		ds->listen[i].fd = -1;
+	}
+}
+
 /* Remove a socket file we bound, if the name is still that socket. */
 void
 listen_remove(struct daemon_state *ds)
