@@ -254,6 +254,20 @@ void	ready_wait(struct daemon_state *, int, pid_t)
 void	ready_discard(struct daemon_state *);
 void	ready_log_tail(const struct daemon_state *);
 
+/* notify.c */
+#define NOTIFY_STATUS_MAX 256	/* the longest STATUS= passed on */
+/* What the daemon's datagrams said. */
+struct notify_news {
+	pid_t		mainpid;	/* MAINPID=, trusted, or -1 */
+	long long	extend_ms;	/* EXTEND_TIMEOUT_USEC=, or -1 */
+	int		errnum;		/* ERRNO= */
+	char		status[NOTIFY_STATUS_MAX + 1];	/* the last STATUS= */
+};
+void	notify_prepare(struct daemon_state *);
+int	notify_environ(const struct daemon_state *);
+void	notify_discard(struct daemon_state *);
+int	notify_read(const struct daemon_state *, pid_t, struct notify_news *);
+
 /* pidfile.c */
 void	pidfile_acquire(struct daemon_state *);
 pid_t	pidfile_read(int);
