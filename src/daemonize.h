@@ -335,6 +335,7 @@ void	logpipe_attach(int, int);
 void	logpipe_poll(struct pollfd *);
 void	logpipe_pump(const struct daemon_state *, const struct pollfd *, pid_t);
 void	logpipe_drain(const struct daemon_state *, pid_t);
+int	logpipe_idle_after(void);
 void	logpipe_idle(void);
 
 /* logfile.c */

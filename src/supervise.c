@@ -442,6 +442,8 @@ supervise(struct daemon_state *ds, int repfd)
 {
 	struct pollfd pfd[3];
 	long long timeout, now, by;
+	bool idle;
+	int n;
 
 	begin(ds, repfd);
 	for (;;) {
@@ -454,14 +456,15 @@ supervise(struct daemon_state *ds, int repfd)
 		if ((by = logfile_deadline()) != -1 && (timeout == -1 ||
 		    by - now < timeout))
 			timeout = by > now ? by - now : 0;
-		if (timeout == -1)
-			logpipe_idle();
+		idle = timeout == -1 && (timeout = logpipe_idle_after()) != -1;
 		if (timeout > 60000)
 			timeout = 60000;
 		pfd[0] = (struct pollfd){ sig_pipe[0], POLLIN, 0 };
 		logpipe_poll(&pfd[1]);
-		if (poll(pfd, 3, (int)timeout) == -1 && !poll_failed(ds))
+		if ((n = poll(pfd, 3, (int)timeout)) == -1 && !poll_failed(ds))
 			continue;
+		if (n == 0 && idle)
+			logpipe_idle();
 		logpipe_pump(ds, &pfd[1], child);
 		if (pfd[0].revents != 0)
 			take_signals(ds);
