@@ -1,4 +1,4 @@
-/* control.c: the verbs --status, --stop and --signal, decided by the pidfile's lock, never by a pid alone. */
+/* control.c: the verbs --status, --stop, --signal and --restart, decided by the pidfile's lock, never by a pid alone. */
 
 /* First, so that the feature macros reach every system header. */
 #include "config.h"
