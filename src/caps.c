@@ -91,7 +91,7 @@ caps_name(int cap)
 
 /* "net_bind_service,CAP_NET_RAW": names, with or without cap_, any case. */
 void
-caps_parse(struct daemon_state *ds, const char *arg)
+caps_parse(struct daemon_state *ds, char *arg)
 {
 	const char *p, *end, *name;
 	size_t len;

@@ -28,6 +28,7 @@ cleanup(void)
 	/* A log that failed to open as the user leaves us acting as it. */
 	(void)privs_restore(undo);
 	pidfile_discard(undo);
+	listen_remove(undo);
 	output_discard(undo);
 	ready_discard(undo);
 	pidfile_release(undo);
@@ -43,11 +44,16 @@ main(int argc, char *argv[])
 
 	output_guard_stdio();
 	privs_refuse_setid();
-#ifdef LIBBSD_OVERLAY
-	/* libbsd needs the original argument area for setproctitle(3). */
-	setproctitle_init(argc, argv, environ);
-#endif
 	options_parse(&ds, argc, argv);
+#ifdef LIBBSD_OVERLAY
+	/*
+	 * Only the supervisor has a title: libbsd needs the original
+	 * argument area for it, untouched so far (getopt does not permute
+	 * behind '+'), and copying the environment costs every start.
+	 */
+	if (ds.respawn != RESPAWN_NO)
+		setproctitle_init(argc, argv, environ);
+#endif
 	switch (ds.mode) {
 	case MODE_STATUS:
 		return (control_status(&ds));
@@ -77,6 +83,7 @@ main(int argc, char *argv[])
 	if (atexit(cleanup) != 0)
 		errx(EXIT_ERR, "atexit failed");
 	pidfile_acquire(&ds);
+	listen_open(&ds);
 	output_open(&ds);
 	ready_prepare(&ds);
 	/* A caller ignoring SIGCHLD would leave the middle one unwaitable. */

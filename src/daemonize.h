@@ -4,6 +4,7 @@
 #define DAEMONIZE_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <sched.h>
 #include <stdbool.h>
@@ -123,6 +124,7 @@ struct pidfile {
 	char	*path;		/* absolute, or NULL */
 	int	 lockfd;	/* read-only, holds the flock(2) lock */
 	int	 writefd;	/* write-only, close-on-exec */
+	bool	 empty;		/* nothing written to it yet */
 };
 
 /* An output file: stdout, stderr, or both when they name the same file. */
@@ -130,6 +132,28 @@ struct logfile {
 	char	*path;		/* absolute, or NULL for /dev/null */
 	int	 fd;
 	bool	 created;	/* made by this run, removed again on failure */
+};
+
+/* --listen: one socket, bound before the first fork. */
+struct listener {
+	const char		*spec;	/* as given, for messages */
+	char			*words;	/* our copy of it, cut up */
+	int			 family;
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	char			*path;	/* unix: absolute */
+	const char		*name;	/* its LISTEN_FDNAMES entry */
+	int			 backlog;
+	bool			 dualstack;
+	bool			 reuseport;
+	mode_t			 mode;	/* unix */
+	bool			 owner_given;
+	uid_t			 uid;
+	gid_t			 gid;
+	int			 fd;
+	bool			 bound;	/* unix: the file is the one we made */
+	dev_t			 dev;
+	ino_t			 ino;
 };
 
 struct daemon_state {
@@ -140,6 +164,8 @@ struct daemon_state {
 	struct pidfile	  svpid;	/* -P: the supervisor of -r */
 	struct logfile	  out;
 	struct logfile	  err;
+	struct listener	 *listen;	/* --listen, in order */
+	size_t		  nlisten;
 	char		 *chdir_dir;	/* absolute */
 	mode_t		  umask;
 	char		**env;		/* NAME=VALUE strings from -E */
@@ -150,7 +176,7 @@ struct daemon_state {
 	char		**file_env;	/* NAME=VALUE read from them */
 	size_t		  nfile_env;
 	bool		  clear_env;
-	const char	**keep_env;	/* --keep-env names */
+	char		**keep_env;	/* --keep-env names */
 	size_t		  nkeep_env;
 	bool		  foreground;
 	int		  verbose;
@@ -191,24 +217,24 @@ struct daemon_state {
 	char		 *user_shell;
 	gid_t		 *saved_groups;	/* ours, while we act as the user */
 	int		  nsaved_groups;
-	const char	 *extra_groups;	/* -G, as given */
+	char		 *extra_groups;	/* -G, as given */
 
 	/* The execution environment, set in the daemon and in every run. */
-	const char	 *oom_arg;	/* --oom-score-adj, as given, or NULL */
+	char		 *oom_arg;	/* --oom-score-adj, as given, or NULL */
 	int		  oom;
-	const char	 *nice_arg;	/* -N */
+	char		 *nice_arg;	/* -N */
 	int		  nice;
-	const char	 *ionice_arg;	/* -I */
+	char		 *ionice_arg;	/* -I */
 	int		  ioclass;
 	int		  iolevel;
-	const char	 *sched_arg;	/* --scheduler */
+	char		 *sched_arg;	/* --scheduler */
 	int		  policy;
 	int		  priority;
-	const char	 *cpus_arg;	/* --cpu-affinity */
+	char		 *cpus_arg;	/* --cpu-affinity */
 	cpu_set_t	 *cpus;
 	struct limit	 *limits;	/* --limit, in the order given */
 	size_t		  nlimits;
-	const char	 *caps_arg;	/* --caps */
+	char		 *caps_arg;	/* --caps */
 	uint64_t	  caps;		/* bit N: capability N */
 	bool		  no_new_privs;
 	char		 *chroot_dir;	/* --chroot, absolute */
@@ -218,8 +244,8 @@ struct daemon_state {
 
 /* The state before any option: no descriptors, the documented defaults. */
 #define DAEMON_STATE_INIT {						\
-	.pid = { NULL, -1, -1 },					\
-	.svpid = { NULL, -1, -1 },					\
+	.pid = { NULL, -1, -1, false },					\
+	.svpid = { NULL, -1, -1, false },				\
 	.out = { .fd = -1 },						\
 	.err = { .fd = -1 },						\
 	.umask = 022,							\
@@ -236,17 +262,34 @@ struct daemon_state {
 
 /* options.c */
 void	options_parse(struct daemon_state *, int, char **);
-char	*options_absolute(const char *);
-long long options_number(const char *, long long, long long, const char **);
-int	options_signal(const char *);
-const char *options_signame(int);
 void	options_usage(void);
+
+/* value.c */
+char	*value_path(const char *);
+long long value_number(const char *, long long, long long, const char **);
+long long value_seconds(const char *, const char *, long long);
+long long value_size(const char *);
+mode_t	value_umask(const char *);
+int	value_signal(const char *);
+const char *value_signame(int);
+int	value_facility(const char *, const char *);
 
 /* control.c */
 int	control_status(struct daemon_state *);
 int	control_stop(struct daemon_state *);
 int	control_signal(struct daemon_state *);
 int	control_restart(struct daemon_state *);
+
+/* holder.c */
+struct stat;
+/* What the verbs found behind a locked pidfile. */
+struct found {
+	pid_t	pid;	/* the pid to report: the file's, or the holder's */
+	pid_t	to;	/* the holder of the lock, to signal; -1 if none */
+	bool	sup;	/* to is a supervisor of -r */
+};
+int	holder_resolve(const char *, pid_t, const struct stat *, bool,
+	    struct found *);
 
 /* proc.c */
 struct stat;
@@ -271,6 +314,20 @@ void	ready_wait(struct daemon_state *, int, pid_t)
 void	ready_discard(struct daemon_state *);
 void	ready_log_tail(const struct daemon_state *);
 
+/* notify.c */
+#define NOTIFY_STATUS_MAX 256	/* the longest STATUS= passed on */
+/* What the daemon's datagrams said. */
+struct notify_news {
+	pid_t		mainpid;	/* MAINPID=, trusted, or -1 */
+	long long	extend_ms;	/* EXTEND_TIMEOUT_USEC=, or -1 */
+	int		errnum;		/* ERRNO= */
+	char		status[NOTIFY_STATUS_MAX + 1];	/* the last STATUS= */
+};
+void	notify_prepare(struct daemon_state *);
+int	notify_environ(const struct daemon_state *);
+void	notify_discard(struct daemon_state *);
+int	notify_read(const struct daemon_state *, pid_t, struct notify_news *);
+
 /* pidfile.c */
 void	pidfile_acquire(struct daemon_state *);
 pid_t	pidfile_read(int);
@@ -278,27 +335,34 @@ int	pidfile_store(struct pidfile *, pid_t);
 void	pidfile_discard(struct daemon_state *);
 void	pidfile_release(struct daemon_state *);
 
+/* listen.c */
+void	listen_parse(struct daemon_state *, const char *);
+void	listen_open(struct daemon_state *);
+void	listen_release(struct daemon_state *);
+void	listen_remove(struct daemon_state *);
+int	listen_environ(const struct daemon_state *);
+
 /* files.c */
 bool	files_refuse_special(const char *);
 void	files_refuse_open_dir(const char *);
 void	files_refuse_untrusted(const char *, const struct stat *);
 
 /* limits.c */
-void	limits_add(struct daemon_state *, const char *);
+void	limits_add(struct daemon_state *, char *);
 void	limits_check(struct daemon_state *);
 int	limits_apply(const struct daemon_state *, int *);
 
 /* tune.c */
-void	tune_oom(struct daemon_state *, const char *);
-void	tune_nice(struct daemon_state *, const char *);
-void	tune_ionice(struct daemon_state *, const char *);
-void	tune_scheduler(struct daemon_state *, const char *);
-void	tune_affinity(struct daemon_state *, const char *);
+void	tune_oom(struct daemon_state *, char *);
+void	tune_nice(struct daemon_state *, char *);
+void	tune_ionice(struct daemon_state *, char *);
+void	tune_scheduler(struct daemon_state *, char *);
+void	tune_affinity(struct daemon_state *, char *);
 void	tune_check(const struct daemon_state *);
 int	tune_apply(const struct daemon_state *);
 
 /* caps.c */
-void	caps_parse(struct daemon_state *, const char *);
+void	caps_parse(struct daemon_state *, char *);
 bool	caps_effective(int);
 void	caps_check(const struct daemon_state *);
 int	caps_keep(const struct daemon_state *);
@@ -374,6 +438,7 @@ void	logpipe_attach(int, int);
 void	logpipe_poll(struct pollfd *);
 void	logpipe_pump(const struct daemon_state *, const struct pollfd *, pid_t);
 void	logpipe_drain(const struct daemon_state *, pid_t);
+int	logpipe_idle_after(void);
 void	logpipe_idle(void);
 
 /* logfile.c */

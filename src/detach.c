@@ -56,6 +56,8 @@ middle(struct daemon_state *ds, int repfd)
 	}
 	if (ds->ready == READY_EXEC)
 		_exit(EXIT_OK);
+	/* The daemon writes the pidfile first; a MAINPID= of ours cuts. */
+	ds->pid.empty = false;
 	/* Should we be killed before the verdict, the caller ends it. */
 	report_send(repfd, STEP_DAEMON, (int)pid);
 	/* Only the daemon may hold the write end, or EOF never comes. */
@@ -108,6 +110,10 @@ caller(struct daemon_state *ds, pid_t pid, int fd)
 		(void)close(ds->notify_sock);
 
 	code = report_outcome(ds, fd, &out);
+	ready_discard(ds);
+	/* A daemon that failed to get ready usually said why in its log. */
+	if (code == EXIT_NOTREADY)
+		ready_log_tail(ds);
 	while (waitpid(pid, &wstatus, 0) == -1)
 		if (errno != EINTR)
 			err(EXIT_ERR, "waitpid");
@@ -115,6 +121,9 @@ caller(struct daemon_state *ds, pid_t pid, int fd)
 		end_lost(pid, &out);
 	if (code != EXIT_OK)
 		exit(code);
+	/* The daemon holds its own; ours go, the lock the last. */
+	listen_release(ds);
+	pidfile_release(ds);
 	(void)fflush(stdout);
 	_exit(EXIT_OK);
 }

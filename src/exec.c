@@ -68,7 +68,7 @@ found(const struct daemon_state *ds, const char *cand)
 	char *path;
 
 	if (ds->chroot_dir == NULL)
-		return (options_absolute(cand));
+		return (value_path(cand));
 	if (asprintf(&path, "%s%s%s", cand[0] == '/' ? "" : ds->chdir_dir,
 	    cand[0] == '/' || ds->chdir_dir[strlen(ds->chdir_dir) - 1] ==
 	    '/' ? "" : "/", cand) == -1)
@@ -150,26 +150,35 @@ close_between(unsigned int lo, unsigned int hi)
 
 /*
  * Put the descriptors we keep where they belong and close every other
- * one.  The --ready-fd pipe goes to the number asked for; the others
- * take 3, 4, ... around it, the pidfile lock first, so the daemon finds
- * the lock on 3 (on 4 when --ready-fd is 3).  Only the lock and the
- * readiness pipe survive the exec.  A run of -r holds neither pidfile,
- * and only the first run holds the readiness pipe: the supervisor marks
- * what it keeps to itself with -1 before calling this in the run.
+ * one.  The sockets of --listen come first, on 3, 4, ..., as
+ * sd_listen_fds(3) expects; the --ready-fd pipe goes to the number
+ * asked for, which lies beyond them; the others take the numbers after
+ * the sockets around it, the pidfile lock first, so the daemon finds the
+ * lock on 3 without sockets (on 4 when --ready-fd is 3).  Only the
+ * sockets, the lock and the readiness pipe survive the exec.  A run of
+ * -r holds neither pidfile, and only the first run holds the readiness
+ * pipe: the supervisor marks what it keeps to itself with -1 before
+ * calling this in the run.
  */
 int
 exec_arrange(struct daemon_state *ds, int *repfd)
 {
-	struct kept { int *fd; int to; bool inherit; } keep[6];
-	int n, i, j, next, top, fd;
+	struct kept { int *fd; int to; bool inherit; } *keep;
+	int next, fd, r;
+	size_t n, i, j;
 	bool ready;
 
+	if ((keep = reallocarray(NULL, ds->nlisten + 6, sizeof(*keep))) ==
+	    NULL)
+		return (-1);
 	n = 0;
+	next = STDERR_FILENO + 1;
+	for (i = 0; i < ds->nlisten; i++)
+		keep[n++] = (struct kept){ &ds->listen[i].fd, next++, true };
 	ready = ds->ready == READY_FD && ds->ready_pipe[1] != -1;
 	if (ready)
 		keep[n++] = (struct kept){ &ds->ready_pipe[1],
 		    ds->ready_fd, true };
-	next = STDERR_FILENO + 1;
 	if (ds->pid.lockfd != -1)
 		keep[n++] = (struct kept){ &ds->pid.lockfd, 0, true };
 	keep[n++] = (struct kept){ repfd, 0, false };
@@ -180,16 +189,14 @@ exec_arrange(struct daemon_state *ds, int *repfd)
 		keep[n++] = (struct kept){ &ds->svpid.lockfd, 0, false };
 	if (ds->svpid.writefd != -1)
 		keep[n++] = (struct kept){ &ds->svpid.writefd, 0, false };
-	top = 0;
 	for (i = 0; i < n; i++) {
-		if (keep[i].to == 0) {
-			if (ready && next == ds->ready_fd)
-				next++;
-			keep[i].to = next++;
-		}
-		if (keep[i].to > top)
-			top = keep[i].to;
+		if (keep[i].to != 0)
+			continue;
+		if (ready && next == ds->ready_fd)
+			next++;
+		keep[i].to = next++;
 	}
+	r = -1;
 	for (i = 0; i < n; i++) {
 		if (*keep[i].fd != keep[i].to) {
 			/* Clear the way if another of ours sits there. */
@@ -203,27 +210,30 @@ exec_arrange(struct daemon_state *ds, int *repfd)
 				fd = fcntl(keep[i].to, F_DUPFD_CLOEXEC,
 				    STDERR_FILENO + 1);
 				if (fd == -1)
-					return (-1);
+					goto out;
 				*keep[j].fd = fd;
 			}
 			if (dup2(*keep[i].fd, keep[i].to) == -1)
-				return (-1);
+				goto out;
 			(void)close(*keep[i].fd);
 			*keep[i].fd = keep[i].to;
 		}
 		/* dup2 clears close-on-exec, and leaves it when fd == to. */
 		if (fcntl(keep[i].to, F_SETFD, keep[i].inherit ? 0 :
 		    FD_CLOEXEC) == -1)
-			return (-1);
+			goto out;
 	}
 	/* Our numbers are 3..next-1, plus ready_fd, which may lie beyond. */
 	if (ready && ds->ready_fd >= next) {
 		if (close_between((unsigned int)next,
 		    (unsigned int)ds->ready_fd - 1) == -1)
-			return (-1);
+			goto out;
 		next = ds->ready_fd + 1;
 	}
-	return (close_between((unsigned int)next, ~0U));
+	r = close_between((unsigned int)next, ~0U);
+out:
+	free(keep);
+	return (r);
 }
 
 /*
@@ -292,6 +302,7 @@ exec_fail_detail(struct daemon_state *ds, int repfd, int step, int detail)
 		report_send_msg(repfd, &msg);
 		_exit(EXIT_ERR);
 	}
+	listen_remove(ds);
 	output_discard(ds);
 	(void)dup2(repfd, STDERR_FILENO);
 	_exit(report_failure(ds, &msg));
@@ -338,7 +349,7 @@ exec_tie(const struct daemon_state *ds)
 
 /*
  * As the user, the environment in its order: --clear-env, -u's
- * variables and NOTIFY_SOCKET, the env files, then -E.
+ * variables, NOTIFY_SOCKET and LISTEN_FDS, the env files, then -E.
  */
 static void
 settle_env(struct daemon_state *ds, int repfd)
@@ -346,7 +357,8 @@ settle_env(struct daemon_state *ds, int repfd)
 	size_t i;
 
 	if (envfile_start(ds) == -1 || privs_environ(ds) == -1 ||
-	    ready_environ(ds) == -1 || envfile_apply(ds) == -1)
+	    ready_environ(ds) == -1 || listen_environ(ds) == -1 ||
+	    envfile_apply(ds) == -1)
 		exec_fail(ds, repfd, STEP_ENV);
 	for (i = 0; i < ds->nenv; i++)
 		if (putenv(ds->env[i]) != 0)

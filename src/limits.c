@@ -89,7 +89,7 @@ value(const char *s, size_t len, const char *arg, size_t r)
 		len = sizeof(digits) - 1;
 	memcpy(digits, s, len);
 	digits[len] = '\0';
-	v = options_number(digits, 0, LLONG_MAX / unit, &errstr);
+	v = value_number(digits, 0, LLONG_MAX / unit, &errstr);
 	if (errstr != NULL)
 		errx(EXIT_USAGE, "--limit %s: %s value (a number, with K, M, "
 		    "G or T, or unlimited)", arg, errstr);
@@ -105,7 +105,7 @@ value(const char *s, size_t len, const char *arg, size_t r)
  * hard one only; a soft "max" is the hard limit.  Each resource once.
  */
 void
-limits_add(struct daemon_state *ds, const char *arg)
+limits_add(struct daemon_state *ds, char *arg)
 {
 	struct limit lim = { .arg = arg }, *limits;
 	const char *eq, *v, *colon;
@@ -195,7 +195,7 @@ nr_open(void)
 		return (-1);
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
-	v = options_number(buf, 0, LLONG_MAX, &errstr);
+	v = value_number(buf, 0, LLONG_MAX, &errstr);
 	return (errstr == NULL ? v : -1);
 }
 

@@ -20,6 +20,7 @@
 #define PUMP_SIZE	(1024 * 1024)	/* most moved from a pipe at once */
 #define LINES_SIZE	(256 * 1024)	/* stamped lines, written at once */
 #define PIPE_SIZE	(1024 * 1024)	/* the runs' output pipes */
+#define IDLE_MS		200	/* quiet that long after a burst: idle */
 
 /* A run's stdout or stderr, on its way to its log file. */
 struct stream {
@@ -259,19 +260,22 @@ logpipe_drain(const struct daemon_state *ds, pid_t run)
 }
 
 /*
- * About to sleep for good: hand the buffers' pages back, so that an
- * idle supervisor stays small after a burst.  Only when no pipe has
- * anything waiting, or the pages would come straight back.
+ * After a burst the buffers' pages are worth handing back, so that an
+ * idle supervisor stays small: say how long to wait for more output
+ * before doing so (-1: nothing to hand back), so that a busy pipe costs
+ * no extra system call.
  */
+int
+logpipe_idle_after(void)
+{
+	return (pump_dirty ? IDLE_MS : -1);
+}
+
+/* The wait of logpipe_idle_after() passed with nothing to read. */
 void
 logpipe_idle(void)
 {
-	struct pollfd pfd[2];
-
 	if (!pump_dirty)
-		return;
-	logpipe_poll(pfd);
-	if (poll(pfd, 2, 0) != 0)
 		return;
 	(void)madvise(pump_buf, sizeof(pump_buf), MADV_DONTNEED);
 	(void)madvise(lines_buf, sizeof(lines_buf), MADV_DONTNEED);

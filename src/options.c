@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -31,6 +30,7 @@ enum {
 	OPT_OOM_SCORE_ADJ,
 	OPT_SCHEDULER,
 	OPT_LOG_KEEP,
+	OPT_LISTEN,
 	OPT_LOG_SIZE,
 	OPT_MAX_FAILURES,
 	OPT_MIN_UPTIME,
@@ -98,6 +98,8 @@ static const struct opt {
 	    "a resource limit, as prlimit(1) writes it; repeatable" },
 	{ "log", 'l', required_argument, M_START, "FILE",
 	    "append stdout and stderr to FILE" },
+	{ "listen", OPT_LISTEN, required_argument, M_START, "ADDR[,OPT]",
+	    "bind tcp:HOST:PORT or unix:PATH, hand it on as LISTEN_FDS" },
 	{ "umask", 'm', required_argument, M_START, "MODE",
 	    "octal umask of the daemon (default 022)" },
 	{ "nice", 'N', required_argument, M_START, "N",
@@ -180,34 +182,6 @@ static const char exit_codes[] =
     "4 died or timed out before ready, 126 command cannot be executed,\n"
     "127 command not found.\n";
 
-static const struct {
-	const char	*name;
-	int		 number;
-} signals[] = {
-	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
-	{ "ILL", SIGILL }, { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },
-	{ "BUS", SIGBUS }, { "FPE", SIGFPE }, { "KILL", SIGKILL },
-	{ "USR1", SIGUSR1 }, { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
-	{ "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
-	{ "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
-	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
-	{ "URG", SIGURG }, { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
-	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
-	{ "IO", SIGIO }, { "SYS", SIGSYS },
-};
-
-static const struct {
-	const char	*name;
-	int		 number;
-} facilities[] = {
-	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },
-	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
-	{ "local2", LOG_LOCAL2 },
-	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
-	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
-	{ "local7", LOG_LOCAL7 },
-};
-
 /* -c was relative: which with --chroot has no meaning inside the root. */
 static bool chdir_relative;
 
@@ -215,15 +189,12 @@ static const struct opt *find(int);
 static bool	is_verb(const struct opt *);
 static const char *flag(const struct opt *, char *, size_t);
 static void	make_getopt(char *, struct option *);
-static mode_t	parse_umask(const char *);
 static void	set_mode(struct daemon_state *, enum mode, const char *);
-static long long seconds(const char *, const char *, long long);
-static long long size(const char *);
-static int	facility(const char *, const char *);
 static void	add_env(struct daemon_state *, char *);
 static void	set_path(char **, const char *, const char *);
 static void	start_option(struct daemon_state *, int, char *, const char *);
 static void	add_string(char ***, size_t *, char *);
+static char	*own(char **, const char *);
 static void	env_option(struct daemon_state *, int, char *);
 static void	sv_option(struct daemon_state *, int, const char *,
 		    const char *);
@@ -324,130 +295,6 @@ options_usage(void)
 	(void)fputs(exit_codes, stdout);
 }
 
-/*
- * Paths are made absolute before anything forks, so that a relative
- * name means what the caller meant even after the daemon's chdir("/").
- */
-char *
-options_absolute(const char *path)
-{
-	char *abs, *cwd;
-
-	if (path[0] == '/') {
-		if ((abs = strdup(path)) == NULL)
-			err(EXIT_ERR, "strdup");
-		return (abs);
-	}
-	if ((cwd = getcwd(NULL, 0)) == NULL)
-		err(EXIT_ERR, "current directory");
-	if (asprintf(&abs, "%s%s%s", cwd,
-	    cwd[strlen(cwd) - 1] == '/' ? "" : "/", path) == -1)
-		err(EXIT_ERR, "asprintf");
-	free(cwd);
-	return (abs);
-}
-
-/*
- * strtonum(3), but digits only: it would take leading blanks and a '+',
- * so that " 0" named root.  A '-' only where negative numbers are meant.
- */
-long long
-options_number(const char *s, long long min, long long max,
-    const char **errstr)
-{
-	const char *p;
-
-	p = s + (min < 0 && *s == '-');
-	if (*p == '\0' || strspn(p, "0123456789") != strlen(p)) {
-		*errstr = "invalid";
-		return (0);
-	}
-	return (strtonum(s, min, max, errstr));
-}
-
-/* A signal by name, with or without "SIG", or by number. */
-int
-options_signal(const char *s)
-{
-	const char *errstr, *name;
-	size_t i;
-	int sig;
-
-	name = strncasecmp(s, "SIG", 3) == 0 ? s + 3 : s;
-	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-		if (strcasecmp(name, signals[i].name) == 0)
-			return (signals[i].number);
-	sig = (int)options_number(s, 1, NSIG - 1, &errstr);
-	if (errstr != NULL)
-		errx(EXIT_USAGE, "%s: no such signal", s);
-	return (sig);
-}
-
-const char *
-options_signame(int sig)
-{
-	static char num[16];
-	size_t i;
-
-	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-		if (signals[i].number == sig)
-			return (signals[i].name);
-	(void)snprintf(num, sizeof(num), "%d", sig);
-	return (num);
-}
-
-static int
-facility(const char *opt, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
-		if (strcmp(name, facilities[i].name) == 0)
-			return (facilities[i].number);
-	errx(EXIT_USAGE, "%s: no such facility (daemon, user, local0 to "
-	    "local7)", opt);
-}
-
-/* A count or a number of seconds, min to a year. */
-static long long
-seconds(const char *arg, const char *opt, long long min)
-{
-	const char *errstr;
-	long long v;
-
-	v = options_number(arg, min, 31536000, &errstr);
-	if (errstr != NULL)
-		errx(EXIT_USAGE, "%s %s: %s (%lld to 31536000)", opt, arg,
-		    errstr, min);
-	return (v);
-}
-
-/* A size in bytes, or with k, M or G after it: powers of 1024. */
-static long long
-size(const char *arg)
-{
-	const char *errstr, *units = "kMG";
-	char digits[32];
-	long long v, unit;
-	size_t len;
-
-	len = strlen(arg);
-	unit = 1;
-	if (len > 1 && strchr(units, arg[len - 1]) != NULL) {
-		unit = 1LL << (10 * (strchr(units, arg[len - 1]) - units + 1));
-		len--;
-	}
-	if (len >= sizeof(digits))
-		len = sizeof(digits) - 1;
-	memcpy(digits, arg, len);
-	digits[len] = '\0';
-	v = options_number(digits, 1, (1LL << 50) / unit, &errstr);
-	if (errstr != NULL)
-		errx(EXIT_USAGE, "--log-size %s: %s (1 to 1P bytes, or with "
-		    "k, M or G)", arg, errstr);
-	return (v * unit);
-}
-
 static void
 set_mode(struct daemon_state *ds, enum mode mode, const char *name)
 {
@@ -455,26 +302,6 @@ set_mode(struct daemon_state *ds, enum mode mode, const char *name)
 		errx(EXIT_USAGE, "%s: only one of --status, --stop, "
 		    "--signal and --restart", name);
 	ds->mode = mode;
-}
-
-/* A umask is strict octal: digits 0-7 only, no sign, at most 0777. */
-static mode_t
-parse_umask(const char *s)
-{
-	const char *p;
-	unsigned long v;
-
-	if (*s == '\0')
-		errx(EXIT_USAGE, "umask '': not an octal mode");
-	v = 0;
-	for (p = s; *p != '\0'; p++) {
-		if (*p < '0' || *p > '7')
-			errx(EXIT_USAGE, "umask '%s': not an octal mode", s);
-		v = v * 8 + (unsigned long)(*p - '0');
-		if (v > 0777)
-			errx(EXIT_USAGE, "umask '%s': larger than 0777", s);
-	}
-	return ((mode_t)v);
 }
 
 static void
@@ -501,7 +328,7 @@ set_path(char **path, const char *arg, const char *empty)
 	if (*arg == '\0')
 		errx(EXIT_USAGE, "%s", empty);
 	free(*path);
-	*path = options_absolute(arg);
+	*path = value_path(arg);
 }
 
 /* What a start of the daemon takes: where, who, what it reads, how. */
@@ -529,7 +356,7 @@ start_option(struct daemon_state *ds, int ch, char *arg, const char *cur)
 		set_path(&ds->err.path, arg, "empty log file name");
 		break;
 	case 'm':
-		ds->umask = parse_umask(arg);
+		ds->umask = value_umask(arg);
 		break;
 	case 'o':
 		set_path(&ds->out.path, arg, "empty log file name");
@@ -547,6 +374,9 @@ start_option(struct daemon_state *ds, int ch, char *arg, const char *cur)
 	case 'u':
 		ds->user_spec = arg;
 		break;
+	case OPT_LISTEN:
+		listen_parse(ds, arg);
+		break;
 	case OPT_NOTIFY:
 		if (ds->ready == READY_FD)
 			errx(EXIT_USAGE, "--notify: not with --ready-fd");
@@ -556,7 +386,7 @@ start_option(struct daemon_state *ds, int ch, char *arg, const char *cur)
 		if (ds->ready == READY_NOTIFY)
 			errx(EXIT_USAGE, "--ready-fd: not with --notify");
 		ds->ready = READY_FD;
-		ds->ready_fd = (int)options_number(arg, 3, 1048575, &errstr);
+		ds->ready_fd = (int)value_number(arg, 3, 1048575, &errstr);
 		if (errstr != NULL)
 			errx(EXIT_USAGE, "--ready-fd %s: %s (3 to 1048575)",
 			    arg, errstr);
@@ -575,24 +405,40 @@ add_string(char ***list, size_t *n, char *s)
 	*list = l;
 }
 
+/*
+ * A copy of an argument the daemon's steps name or use: in the
+ * supervisor of -r the process title is written over argv.  An option
+ * given twice frees its first copy.
+ */
+static char *
+own(char **slot, const char *arg)
+{
+	free(*slot);
+	if ((*slot = strdup(arg)) == NULL)
+		err(EXIT_ERR, "strdup");
+	return (*slot);
+}
+
 /* The command's execution environment: limits, privileges, its root. */
 static void
 env_option(struct daemon_state *ds, int ch, char *arg)
 {
+	char *copy = NULL;
+
 	switch (ch) {
 	case 'G':
 		if (*arg == '\0')
 			errx(EXIT_USAGE, "-G: empty group list");
-		ds->extra_groups = arg;
+		(void)own(&ds->extra_groups, arg);
 		break;
 	case 'I':
-		tune_ionice(ds, arg);
+		tune_ionice(ds, own(&ds->ionice_arg, arg));
 		break;
 	case 'N':
-		tune_nice(ds, arg);
+		tune_nice(ds, own(&ds->nice_arg, arg));
 		break;
 	case OPT_CAPS:
-		caps_parse(ds, arg);
+		caps_parse(ds, own(&ds->caps_arg, arg));
 		break;
 	case OPT_CHROOT:
 		set_path(&ds->chroot_dir, arg, "empty directory name");
@@ -601,31 +447,31 @@ env_option(struct daemon_state *ds, int ch, char *arg)
 		ds->clear_env = true;
 		break;
 	case OPT_CPU_AFFINITY:
-		tune_affinity(ds, arg);
+		tune_affinity(ds, own(&ds->cpus_arg, arg));
 		break;
 	case OPT_ENV_FILE:
 		if (*arg == '\0')
 			errx(EXIT_USAGE, "empty env file name");
 		add_string(&ds->env_files, &ds->nenv_files,
-		    options_absolute(arg));
+		    value_path(arg));
 		break;
 	case OPT_KEEP_ENV:
 		if (*arg == '\0' || strchr(arg, '=') != NULL)
 			errx(EXIT_USAGE, "--keep-env '%s': not a variable name",
 			    arg);
-		add_string((char ***)&ds->keep_env, &ds->nkeep_env, arg);
+		add_string(&ds->keep_env, &ds->nkeep_env, own(&copy, arg));
 		break;
 	case OPT_LIMIT:
-		limits_add(ds, arg);
+		limits_add(ds, own(&copy, arg));
 		break;
 	case OPT_NO_NEW_PRIVS:
 		ds->no_new_privs = true;
 		break;
 	case OPT_OOM_SCORE_ADJ:
-		tune_oom(ds, arg);
+		tune_oom(ds, own(&ds->oom_arg, arg));
 		break;
 	case OPT_SCHEDULER:
-		tune_scheduler(ds, arg);
+		tune_scheduler(ds, own(&ds->sched_arg, arg));
 		break;
 	}
 }
@@ -647,31 +493,31 @@ sv_option(struct daemon_state *ds, int ch, const char *arg, const char *cur)
 		ds->syslog_facility = LOG_DAEMON;
 		/* Only --syslog=FACILITY carries a value. */
 		if ((when = strchr(cur, '=')) != NULL)
-			ds->syslog_facility = facility(cur, when + 1);
+			ds->syslog_facility = value_facility(cur, when + 1);
 		break;
 	case OPT_TIMESTAMPS:
 		ds->timestamps = true;
 		break;
 	case OPT_BACKOFF_MAX:
-		ds->backoff_max = seconds(arg, "--backoff-max", 1);
+		ds->backoff_max = value_seconds(arg, "--backoff-max", 1);
 		break;
 	case OPT_MAX_FAILURES:
-		ds->max_failures = seconds(arg, "--max-failures", 1);
+		ds->max_failures = value_seconds(arg, "--max-failures", 1);
 		break;
 	case OPT_MIN_UPTIME:
-		ds->min_uptime = seconds(arg, "--min-uptime", 0);
+		ds->min_uptime = value_seconds(arg, "--min-uptime", 0);
 		break;
 	case OPT_LOG_SIZE:
-		ds->log_size = size(arg);
+		ds->log_size = value_size(arg);
 		break;
 	case OPT_LOG_KEEP:
-		ds->log_keep = options_number(arg, 1, 1000, &errstr);
+		ds->log_keep = value_number(arg, 1, 1000, &errstr);
 		if (errstr != NULL)
 			errx(EXIT_USAGE, "--log-keep %s: %s (1 to 1000)", arg,
 			    errstr);
 		break;
 	case OPT_STOP_TIMEOUT:
-		ds->stop_timeout = seconds(arg, "--stop-timeout", 1);
+		ds->stop_timeout = value_seconds(arg, "--stop-timeout", 1);
 		break;
 	}
 }
@@ -693,10 +539,10 @@ verb_option(struct daemon_state *ds, int ch, const char *arg)
 		set_path(&ds->pid.path, arg, "empty pidfile name");
 		break;
 	case 's':
-		ds->signal = options_signal(arg);
+		ds->signal = value_signal(arg);
 		break;
 	case 't':
-		ds->timeout = options_number(arg, 1, 31536000, &errstr);
+		ds->timeout = value_number(arg, 1, 31536000, &errstr);
 		if (errstr != NULL)
 			errx(EXIT_USAGE, "-t %s: %s (1 to 31536000 seconds)",
 			    arg, errstr);
@@ -712,7 +558,7 @@ verb_option(struct daemon_state *ds, int ch, const char *arg)
 		break;
 	case OPT_SIGNAL:
 		set_mode(ds, MODE_SIGNAL, "--signal");
-		ds->signal = options_signal(arg);
+		ds->signal = value_signal(arg);
 		break;
 	case OPT_STATUS:
 		set_mode(ds, MODE_STATUS, "--status");
@@ -885,6 +731,9 @@ check(struct daemon_state *ds, int argc, bool seen_keep)
 	if (ds->timeout != -1 && ds->ready == READY_EXEC)
 		errx(EXIT_USAGE, "-t: only with --ready-fd, --notify or "
 		    "--stop");
+	if (ds->ready == READY_FD && (size_t)ds->ready_fd < 3 + ds->nlisten)
+		errx(EXIT_USAGE, "--ready-fd %d: among the sockets of --listen "
+		    "(3 to %zu)", ds->ready_fd, 2 + ds->nlisten);
 	if (ds->log_size > 0 && ds->out.path == NULL && ds->err.path == NULL)
 		errx(EXIT_USAGE, "--log-size: needs -l, -o or -e");
 	if (seen_keep && ds->log_size == 0)

@@ -18,7 +18,6 @@
 #include "daemonize.h"
 
 static void	open_log(struct logfile *);
-static int	wire(int, int, int);
 
 /*
  * Make sure descriptors 0, 1 and 2 are open before we open anything:
@@ -102,38 +101,41 @@ output_open(struct daemon_state *ds)
 	}
 }
 
-static int
-wire(int src, int dst, int mode)
-{
-	int fd;
-
-	if (src != -1)
-		return (dup2(src, dst) == -1 ? -1 : 0);
-	if ((fd = open(_PATH_DEVNULL, mode | O_NOCTTY | O_CLOEXEC)) == -1)
-		return (-1);
-	if (dup2(fd, dst) == -1)
-		return (-1);
-	return (close(fd));
-}
-
 /*
  * In the daemon: stdin from /dev/null (read-only), stdout and stderr to
- * the logs or /dev/null.  Our own copies are closed afterwards; they are
- * close-on-exec anyway, but closing frees the numbers.
+ * the logs or to /dev/null (write-only), opened once for both.  Our own
+ * copies are closed afterwards; they are close-on-exec anyway, but
+ * closing frees the numbers.
  */
 int
 output_wire(struct daemon_state *ds)
 {
-	if (wire(-1, STDIN_FILENO, O_RDONLY) == -1 ||
-	    wire(ds->out.fd, STDOUT_FILENO, O_WRONLY) == -1 ||
-	    wire(ds->err.fd, STDERR_FILENO, O_WRONLY) == -1)
+	int fd, null, r;
+
+	if ((fd = open(_PATH_DEVNULL, O_RDONLY | O_NOCTTY | O_CLOEXEC)) ==
+	    -1)
 		return (-1);
+	r = dup2(fd, STDIN_FILENO);
+	(void)close(fd);
+	if (r == -1)
+		return (-1);
+	null = -1;
+	if (ds->out.fd == -1 || ds->err.fd == -1) {
+		null = open(_PATH_DEVNULL, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (null == -1)
+			return (-1);
+	}
+	r = dup2(ds->out.fd != -1 ? ds->out.fd : null, STDOUT_FILENO) == -1 ||
+	    dup2(ds->err.fd != -1 ? ds->err.fd : null, STDERR_FILENO) == -1 ?
+	    -1 : 0;
+	if (null != -1)
+		(void)close(null);
 	if (ds->err.fd != -1 && ds->err.fd != ds->out.fd)
 		(void)close(ds->err.fd);
 	if (ds->out.fd != -1)
 		(void)close(ds->out.fd);
 	ds->out.fd = ds->err.fd = -1;
-	return (0);
+	return (r);
 }
 
 /* A failed start removes the log files it created, if still empty. */

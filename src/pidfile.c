@@ -55,7 +55,7 @@ pidfile_read(int fd)
 	buf[n] = '\0';
 	if ((nl = strchr(buf, '\n')) != NULL)
 		*nl = '\0';
-	pid = (pid_t)options_number(buf, 1, INT_MAX, &errstr);
+	pid = (pid_t)value_number(buf, 1, INT_MAX, &errstr);
 	return (errstr == NULL ? pid : -1);
 }
 
@@ -156,7 +156,7 @@ acquire(struct pidfile *pf)
 	pf->lockfd = fd;
 
 	/* From here on the file is ours: failures remove it. */
-	if (fchmod(fd, 0644) == -1)
+	if ((lsb.st_mode & 07777) != 0644 && fchmod(fd, 0644) == -1)
 		err(EXIT_ERR, "%s: chmod", pf->path);
 	pf->writefd = open(pf->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC |
 	    O_NOCTTY);
@@ -167,9 +167,15 @@ acquire(struct pidfile *pf)
 	if (wsb.st_dev != lsb.st_dev || wsb.st_ino != lsb.st_ino)
 		errx(EXIT_ERR, "%s: replaced while being opened, refused",
 		    pf->path);
-	/* A stale pid must not be shown while the lock is ours. */
-	if (ftruncate(pf->writefd, 0) == -1)
+	/*
+	 * A stale pid must not be shown while the lock is ours.  Only a
+	 * file with something in it is cut: on ext4, cutting a file to
+	 * nothing makes its last close write it out to disk, and that close
+	 * is the daemon's exec, which would wait for it.
+	 */
+	if (wsb.st_size != 0 && ftruncate(pf->writefd, 0) == -1)
 		err(EXIT_ERR, "%s", pf->path);
+	pf->empty = true;
 }
 
 void
@@ -189,17 +195,28 @@ pidfile_acquire(struct daemon_state *ds)
 int
 pidfile_store(struct pidfile *pf, pid_t pid)
 {
-	char buf[32];
+	char buf[32], *p;
 	int len;
 
 	if (pf->writefd == -1)
 		return (0);
-	len = snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
+	/* By hand: the daemon's last steps need no stdio. */
+	p = buf + sizeof(buf);
+	*--p = '\n';
+	do
+		*--p = (char)('0' + pid % 10);
+	while ((pid /= 10) > 0);
+	len = (int)(buf + sizeof(buf) - p);
 	/* Write, then cut: a reader never finds the file empty. */
-	if (pwrite(pf->writefd, buf, (size_t)len, 0) != len) {
+	if (pwrite(pf->writefd, p, (size_t)len, 0) != len) {
 		if (errno == 0)
 			errno = EIO;
 		return (-1);
+	}
+	/* The first pid in a file still empty needs no cut. */
+	if (pf->empty) {
+		pf->empty = false;
+		return (0);
 	}
 	return (ftruncate(pf->writefd, len));
 }

@@ -51,7 +51,7 @@ lookup_group(const char *name)
 
 	if ((gr = getgrnam(name)) != NULL)
 		return (gr->gr_gid);
-	gid = (gid_t)options_number(name, 0, INT_MAX, &errstr);
+	gid = (gid_t)value_number(name, 0, INT_MAX, &errstr);
 	if (errstr == NULL && getgrgid(gid) != NULL)
 		return (gid);
 	errx(EXIT_USAGE, "-u: %s: no such group", name);
@@ -79,7 +79,7 @@ add_groups(struct daemon_state *ds)
 		if ((gr = getgrnam(name)) != NULL)
 			gid = gr->gr_gid;
 		else {
-			gid = (gid_t)options_number(name, 0, INT_MAX, &errstr);
+			gid = (gid_t)value_number(name, 0, INT_MAX, &errstr);
 			if (errstr != NULL || getgrgid(gid) == NULL)
 				errx(EXIT_USAGE, "-G: '%s': no such group",
 				    name);
@@ -129,7 +129,7 @@ privs_resolve(struct daemon_state *ds)
 	if (*user == '\0')
 		errx(EXIT_USAGE, "-u '%s': empty user name", ds->user_spec);
 	if ((pw = getpwnam(user)) == NULL) {
-		uid = (uid_t)options_number(user, 0, INT_MAX, &errstr);
+		uid = (uid_t)value_number(user, 0, INT_MAX, &errstr);
 		if (errstr != NULL || (pw = getpwuid(uid)) == NULL)
 			errx(EXIT_USAGE, "-u: %s: no such user", user);
 	}

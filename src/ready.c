@@ -7,14 +7,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <paths.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +24,7 @@
 #include "daemonize.h"
 
 #define STOP_SECONDS	10	/* how long a daemon that failed gets to go */
-#define STATUS_MAX	256	/* the longest STATUS= passed on */
+#define STATUS_MAX	NOTIFY_STATUS_MAX
 
 static int	chld_pipe[2] = { -1, -1 };
 static pid_t	main_pid = -1;	/* MAINPID=, while we watch it */
@@ -41,11 +39,8 @@ static int	wait_child(pid_t, long long, int *);
 static void	stop(pid_t, pid_t);
 static void	finish(struct daemon_state *, int, const char *, int, int,
 		    pid_t) __attribute__((__noreturn__));
-static bool	trusted(pid_t, pid_t);
-static bool	trusted_cred(const struct daemon_state *, const struct ucred *,
-		    pid_t);
-static int	read_notify(struct daemon_state *, int, pid_t, pid_t *,
-		    long long *, char *, int *);
+static int	heed(struct daemon_state *, int, pid_t, pid_t *, long long *,
+		    char *, int *);
 
 /*
  * Before forking: the pipe or the socket the daemon will report on, so
@@ -54,10 +49,6 @@ static int	read_notify(struct daemon_state *, int, pid_t, pid_t *,
 void
 ready_prepare(struct daemon_state *ds)
 {
-	struct sockaddr_un sun;
-	const char *tmp;
-	int one = 1;
-
 	switch (ds->ready) {
 	case READY_EXEC:
 		return;
@@ -72,58 +63,21 @@ ready_prepare(struct daemon_state *ds)
 	case READY_NOTIFY:
 		break;
 	}
-	if ((tmp = getenv("TMPDIR")) == NULL || *tmp != '/')
-		tmp = _PATH_TMP;
-	if (asprintf(&ds->notify_dir, "%s%sdaemonize.XXXXXX", tmp,
-	    tmp[strlen(tmp) - 1] == '/' ? "" : "/") == -1)
-		err(EXIT_ERR, "asprintf");
-	if (mkdtemp(ds->notify_dir) == NULL)
-		err(EXIT_ERR, "%s", ds->notify_dir);
-	if (asprintf(&ds->notify_path, "%s/notify", ds->notify_dir) == -1)
-		err(EXIT_ERR, "asprintf");
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, ds->notify_path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		errx(EXIT_ERR, "%s: name too long for a socket (set TMPDIR)",
-		    ds->notify_path);
-	ds->notify_sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0);
-	if (ds->notify_sock == -1)
-		err(EXIT_ERR, "notify socket");
-	if (bind(ds->notify_sock, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		err(EXIT_ERR, "%s", ds->notify_path);
-	/* The kernel vouches for each sender's pid. */
-	if (setsockopt(ds->notify_sock, SOL_SOCKET, SO_PASSCRED, &one,
-	    sizeof(one)) == -1)
-		err(EXIT_ERR, "notify socket: SO_PASSCRED");
-	/* The 0700 directory guards the socket; it must let the user in. */
-	if (chmod(ds->notify_path, 0666) == -1)
-		err(EXIT_ERR, "%s", ds->notify_path);
-	if (ds->change_user && chown(ds->notify_dir, ds->uid, ds->gid) == -1)
-		err(EXIT_ERR, "%s: chown", ds->notify_dir);
+	notify_prepare(ds);
 }
 
-/* In the daemon: where to send READY=1. */
+/* In the daemon: where to say it is ready, if anywhere. */
 int
 ready_environ(const struct daemon_state *ds)
 {
-	if (ds->ready != READY_NOTIFY)
-		return (0);
-	return (setenv("NOTIFY_SOCKET", ds->notify_path, 1));
+	return (ds->ready == READY_NOTIFY ? notify_environ(ds) : 0);
 }
 
 /* Remove the socket and its directory; the caller does it once done. */
 void
 ready_discard(struct daemon_state *ds)
 {
-	if (ds->notify_path != NULL)
-		(void)unlink(ds->notify_path);
-	if (ds->notify_dir != NULL)
-		(void)rmdir(ds->notify_dir);
-	free(ds->notify_path);
-	free(ds->notify_dir);
-	ds->notify_path = ds->notify_dir = NULL;
+	notify_discard(ds);
 }
 
 /* After a failed start: the end of the log, where the daemon said why. */
@@ -300,107 +254,30 @@ stop(pid_t pid, pid_t group)
 }
 
 /*
- * A datagram counts only from the daemon or a process of its session:
- * the middle process leads that session, so its pid is the session id.
- */
-static bool
-trusted(pid_t sender, pid_t daemon_pid)
-{
-	return (sender == daemon_pid || getsid(sender) == getpid());
-}
-
-/*
- * A helper that sent READY=1 and exited at once has no session left to
- * ask about.  Only root and the daemon's user can reach the socket at
- * all (its directory is 0700), so its uid is the next best witness.
- */
-static bool
-trusted_cred(const struct daemon_state *ds, const struct ucred *cred,
-    pid_t daemon_pid)
-{
-	if (trusted(cred->pid, daemon_pid))
-		return (true);
-	return (kill(cred->pid, 0) == -1 && errno == ESRCH &&
-	    cred->uid == (ds->change_user ? ds->uid : geteuid()));
-}
-
-/*
- * Read every waiting datagram.  Returns the step it leads to (READY or
- * NOTIFY_ERRNO with *errnum set), or 0 to go on waiting.
+ * What the datagrams said: a main process to watch and name in the
+ * pidfile, a later deadline, a status; the step they lead to.
  */
 static int
-read_notify(struct daemon_state *ds, int repfd, pid_t pid, pid_t *mainpid,
+heed(struct daemon_state *ds, int repfd, pid_t pid, pid_t *mainpid,
     long long *deadline, char *status, int *errnum)
 {
-	char buf[4096], cbuf[CMSG_SPACE(sizeof(struct ucred))];
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
-	struct msghdr mh;
-	struct cmsghdr *cm;
-	struct ucred cred;
-	const char *errstr;
-	char *line, *next;
-	long long v;
-	ssize_t n;
-	bool have_cred;
-	int result = 0;
+	struct notify_news news;
+	int step;
 
-	for (;;) {
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		if ((n = recvmsg(ds->notify_sock, &mh, MSG_CMSG_CLOEXEC)) ==
-		    -1)
-			return (result);
-		have_cred = false;
-		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
-		    cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level == SOL_SOCKET &&
-			    cm->cmsg_type == SCM_CREDENTIALS) {
-				memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
-				have_cred = true;
-			}
-		}
-		if (!have_cred || !trusted_cred(ds, &cred, pid))
-			continue;
-		buf[n] = '\0';
-		for (line = buf; line != NULL; line = next) {
-			if ((next = strchr(line, '\n')) != NULL)
-				*next++ = '\0';
-			if (strcmp(line, "READY=1") == 0 && result == 0)
-				result = STEP_READY;
-			else if (strncmp(line, "STATUS=", 7) == 0)
-				(void)strlcpy(status, line + 7, STATUS_MAX + 1);
-			else if (strncmp(line, "ERRNO=", 6) == 0) {
-				v = options_number(line + 6, 1, INT_MAX,
-				    &errstr);
-				if (errstr == NULL) {
-					*errnum = (int)v;
-					result = STEP_NOTIFY_ERRNO;
-				}
-			} else if (strncmp(line, "MAINPID=", 8) == 0) {
-				v = options_number(line + 8, 2, INT_MAX,
-				    &errstr);
-				/* Never this process, gone in a moment. */
-				if (errstr == NULL && (pid_t)v != getpid() &&
-				    trusted((pid_t)v, pid)) {
-					*mainpid = (pid_t)v;
-					watch_main(*mainpid);
-					(void)pidfile_store(&ds->pid, *mainpid);
-					report_send(repfd, STEP_MAINPID,
-					    (int)*mainpid);
-				}
-			} else if (strncmp(line, "EXTEND_TIMEOUT_USEC=", 20) ==
-			    0) {
-				v = options_number(line + 20, 0, LLONG_MAX / 2,
-				    &errstr);
-				if (errstr == NULL &&
-				    ready_now_ms() + v / 1000 > *deadline)
-					*deadline = ready_now_ms() + v / 1000;
-			}
-		}
+	memset(&news, 0, sizeof(news));
+	step = notify_read(ds, pid, &news);
+	if (news.mainpid > 0) {
+		*mainpid = news.mainpid;
+		watch_main(*mainpid);
+		(void)pidfile_store(&ds->pid, *mainpid);
+		report_send(repfd, STEP_MAINPID, (int)*mainpid);
 	}
+	if (news.extend_ms >= 0 && ready_now_ms() + news.extend_ms > *deadline)
+		*deadline = ready_now_ms() + news.extend_ms;
+	if (news.status[0] != '\0')
+		(void)strlcpy(status, news.status, STATUS_MAX + 1);
+	*errnum = news.errnum;
+	return (step);
 }
 
 /*
@@ -417,7 +294,7 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 	pid_t mainpid = -1, group = pid;
 	bool exited;
 	ssize_t n;
-	int step, wstatus, waited, serrno = 0;
+	int step, wstatus = 0, waited, serrno = 0;
 
 	started = ready_now_ms();
 	deadline = started + ds->timeout * 1000;
@@ -454,7 +331,7 @@ ready_wait(struct daemon_state *ds, int repfd, pid_t pid)
 				else if (n == 0 && !exited)
 					step = STEP_CLOSED;
 			} else if (pfd[1].revents != 0)
-				step = read_notify(ds, repfd, pid, &mainpid,
+				step = heed(ds, repfd, pid, &mainpid,
 				    &deadline, status, &serrno);
 		}
 		if (step != 0 || !exited)

@@ -218,7 +218,7 @@ not_ready(const struct daemon_state *ds, const struct status_msg *msg)
 			    cmd);
 		else if (WIFSIGNALED(msg->value))
 			warnx("%s: killed by SIG%s before it was ready", cmd,
-			    options_signame(WTERMSIG(msg->value)));
+			    value_signame(WTERMSIG(msg->value)));
 		else
 			warnx("%s: exited with status %d before it was ready",
 			    cmd, WEXITSTATUS(msg->value));
@@ -363,7 +363,6 @@ report_outcome(struct daemon_state *ds, int fd, struct outcome *out)
 		}
 	}
 	(void)close(fd);
-	ready_discard(ds);
 
 	if (failure.step == 0 && (out->pid == -1 || !ready)) {
 		/* Neither an exec nor a verdict: a process was killed. */
@@ -377,11 +376,7 @@ report_outcome(struct daemon_state *ds, int fd, struct outcome *out)
 		return (EXIT_OK);
 	}
 	code = report_failure(ds, &failure);
-	if (code == EXIT_NOTREADY) {
-		if (*status_text != '\0')
-			warnx("%s: its last status: %s", ds->argv[0],
-			    status_text);
-		ready_log_tail(ds);
-	}
+	if (code == EXIT_NOTREADY && *status_text != '\0')
+		warnx("%s: its last status: %s", ds->argv[0], status_text);
 	return (code);
 }

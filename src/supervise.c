@@ -68,6 +68,7 @@ static char	**copy_args(char **);
 static void	title(const struct daemon_state *);
 static void	begin(struct daemon_state *, int);
 static bool	poll_failed(struct daemon_state *);
+static void	end_run(struct daemon_state *);
 
 /* The handler marks the signal and wakes the loop: the loop does the work. */
 static void
@@ -217,7 +218,7 @@ child_exited(struct daemon_state *ds, int status)
 	else {
 		if (WIFSIGNALED(status))
 			warnx("%s: killed by SIG%s", ds->argv[0],
-			    options_signame(WTERMSIG(status)));
+			    value_signame(WTERMSIG(status)));
 		else
 			warnx("%s: exited with status %d", ds->argv[0],
 			    WEXITSTATUS(status));
@@ -315,6 +316,7 @@ title(const struct daemon_state *ds)
 static void
 leave(struct daemon_state *ds, int status)
 {
+	listen_remove(ds);
 	pidfile_discard(ds);
 	_exit(status);
 }
@@ -399,9 +401,37 @@ poll_failed(struct daemon_state *ds)
 		return (false);
 	}
 	warn("poll: the supervisor stops");
-	if (child > 0)
-		(void)kill(-child, SIGTERM);
+	end_run(ds);
 	leave(ds, EXIT_ERR);
+}
+
+/*
+ * Without poll(2) there is no loop to wait in: stop the run as a stop
+ * does, SIGTERM to its group, SIGKILL after --stop-timeout, waiting for
+ * it by its exit status alone, so that nothing runs on orphaned.
+ */
+static void
+end_run(struct daemon_state *ds)
+{
+	const struct timespec pause = { 0, 10 * 1000 * 1000 };
+	long long deadline;
+	int status;
+
+	if (child <= 0)
+		return;
+	(void)kill(-child, SIGTERM);
+	deadline = ready_now_ms() + ds->stop_timeout * 1000;
+	while (waitpid(child, &status, WNOHANG) == 0) {
+		if (ready_now_ms() >= deadline) {
+			(void)kill(-child, SIGKILL);
+			(void)waitpid(child, &status, 0);
+			break;
+		}
+		(void)nanosleep(&pause, NULL);
+	}
+	logpipe_drain(ds, child);
+	(void)kill(-child, SIGKILL);
+	child = -1;
 }
 
 /*
@@ -413,6 +443,8 @@ supervise(struct daemon_state *ds, int repfd)
 {
 	struct pollfd pfd[3];
 	long long timeout, now, by;
+	bool idle;
+	int n;
 
 	begin(ds, repfd);
 	for (;;) {
@@ -425,14 +457,15 @@ supervise(struct daemon_state *ds, int repfd)
 		if ((by = logfile_deadline()) != -1 && (timeout == -1 ||
 		    by - now < timeout))
 			timeout = by > now ? by - now : 0;
-		if (timeout == -1)
-			logpipe_idle();
+		idle = timeout == -1 && (timeout = logpipe_idle_after()) != -1;
 		if (timeout > 60000)
 			timeout = 60000;
 		pfd[0] = (struct pollfd){ sig_pipe[0], POLLIN, 0 };
 		logpipe_poll(&pfd[1]);
-		if (poll(pfd, 3, (int)timeout) == -1 && !poll_failed(ds))
+		if ((n = poll(pfd, 3, (int)timeout)) == -1 && !poll_failed(ds))
 			continue;
+		if (n == 0 && idle)
+			logpipe_idle();
 		logpipe_pump(ds, &pfd[1], child);
 		if (pfd[0].revents != 0)
 			take_signals(ds);

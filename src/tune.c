@@ -59,7 +59,7 @@ number(const char *opt, const char *arg, long long min, long long max)
 	const char *errstr;
 	long long v;
 
-	v = options_number(arg, min, max, &errstr);
+	v = value_number(arg, min, max, &errstr);
 	if (errstr != NULL)
 		errx(EXIT_USAGE, "%s %s: %s (%lld to %lld)", opt, arg, errstr,
 		    min, max);
@@ -67,7 +67,7 @@ number(const char *opt, const char *arg, long long min, long long max)
 }
 
 void
-tune_oom(struct daemon_state *ds, const char *arg)
+tune_oom(struct daemon_state *ds, char *arg)
 {
 	ds->oom_arg = arg;
 	ds->oom = number("--oom-score-adj", arg, -1000, 1000);
@@ -75,7 +75,7 @@ tune_oom(struct daemon_state *ds, const char *arg)
 
 /* Absolute, unlike nice(1): the kernel would clamp 40 to 19 silently. */
 void
-tune_nice(struct daemon_state *ds, const char *arg)
+tune_nice(struct daemon_state *ds, char *arg)
 {
 	ds->nice_arg = arg;
 	ds->nice = number("-N", arg, -20, 19);
@@ -83,7 +83,7 @@ tune_nice(struct daemon_state *ds, const char *arg)
 
 /* CLASS[:LEVEL]: levels 0 (first) to 7; idle has none. */
 void
-tune_ionice(struct daemon_state *ds, const char *arg)
+tune_ionice(struct daemon_state *ds, char *arg)
 {
 	const char *colon;
 	size_t i, len;
@@ -110,7 +110,7 @@ tune_ionice(struct daemon_state *ds, const char *arg)
 
 /* POLICY[:PRIORITY]: fifo and rr need one, from 1 to 99; others none. */
 void
-tune_scheduler(struct daemon_state *ds, const char *arg)
+tune_scheduler(struct daemon_state *ds, char *arg)
 {
 	const char *colon;
 	size_t i, len;
@@ -156,12 +156,12 @@ cpu_range(const char *p, size_t len, long long ncpu, long long *lo,
 	num[len] = '\0';
 	if ((dash = strchr(num, '-')) != NULL)
 		*dash++ = '\0';
-	*lo = options_number(num, 0, ncpu - 1, &errstr);
+	*lo = value_number(num, 0, ncpu - 1, &errstr);
 	if (errstr != NULL)
 		return (false);
 	*hi = *lo;
 	if (dash != NULL) {
-		*hi = options_number(dash, 0, ncpu - 1, &errstr);
+		*hi = value_number(dash, 0, ncpu - 1, &errstr);
 		if (errstr != NULL)
 			return (false);
 	}
@@ -170,7 +170,7 @@ cpu_range(const char *p, size_t len, long long ncpu, long long *lo,
 
 /* "0-3,8": CPUs and ranges of them, each one that exists here. */
 void
-tune_affinity(struct daemon_state *ds, const char *arg)
+tune_affinity(struct daemon_state *ds, char *arg)
 {
 	long long lo, hi, c, ncpu;
 	const char *p;

@@ -246,6 +246,24 @@ time.sleep(300)' 3>&-
 	assert_equal "$(status_field "$sv" NoNewPrivs)" 0
 }
 
+@test "-r: --clear-env keeps the named variables and the env files' in a respawned run too" {
+	env_file e.env 'B=file'
+	A=kept C=dropped "$DAEMONIZE" -r --min-uptime 0 -p "$T/d.pid" -l "$T/d.log" \
+		--clear-env --keep-env A --env-file "$T/e.env" \
+		sh -c 'echo "[${A-unset}] [${B-unset}] [${C-unset}]"; exec sleep 300' 3>&-
+	local run sv
+	run=$(cat "$T/d.pid")
+	sv=$(stat_field "$run" 4)
+	remember "$sv"
+	remember "$run"
+	wait_until 5 runs_sleep "$run"
+	kill -KILL "$run"
+	wait_until 5 new_run "$T/d.pid" "$run"
+	remember "$(cat "$T/d.pid")"
+	run grep '^\[' "$T/d.log"
+	assert_output "$(printf '%s\n' '[kept] [file] [unset]' '[kept] [file] [unset]')"
+}
+
 @test "a malformed or out-of-range value is a usage error before anything is made" {
 	local ncpu=$(( $(getconf _NPROCESSORS_CONF) - 1 ))
 	refused 2 "daemonize: --limit bogus=1: no such resource (as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rtprio, rttime, sigpending, stack)" \

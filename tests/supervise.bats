@@ -17,20 +17,6 @@ remember_supervised() {
 	remember "$child"
 }
 
-# wait_for_new_child PIDFILE PID...: until the pidfile names a pid that
-# is none of those given (the old child, the supervisor); teardown will
-# end that new child.
-wait_for_new_child() {
-	local file=$1 cond pid
-	shift
-	cond="[ -s '$file' ]"
-	for pid in "$@"; do
-		cond="$cond && [ \"\$(cat '$file')\" != $pid ]"
-	done
-	wait_until 5 sh -c "$cond" || return 1
-	remember "$(cat "$file")"
-}
-
 now_ms() {
 	date +%s%3N
 }

@@ -188,9 +188,9 @@ respawned() {
 	run -0 "$DAEMONIZE" --stop -P "$T/sv.pid"
 }
 
-@test "any other poll failure is logged, and the supervisor leaves with its run and its pidfiles" {
-	need_strace
-	start_supervisor sleep 300
+# poll_breaks: every poll(2) of the supervisor fails with EINVAL from
+# now on; it must leave, and its run with it.
+poll_breaks() {
 	trace_running "$sup" -e trace=poll,ppoll \
 		-e inject=poll,ppoll:error=EINVAL
 	# Any signal wakes it up to its next poll.
@@ -198,8 +198,22 @@ respawned() {
 	wait_until 5 gone "$sup"
 	wait_until 5 gone "$child"
 	end_trace
+}
+
+@test "any other poll failure is logged, and the supervisor leaves with its run and its pidfiles" {
+	need_strace
+	start_supervisor sleep 300
+	poll_breaks
 	run cat "$T/d.log"
 	assert_output "daemonize: poll: the supervisor stops: Invalid argument"
+	[ ! -e "$T/sv.pid" ] && [ ! -e "$T/d.pid" ]
+	no_process_mentions "$T/"
+}
+
+@test "a supervisor that leaves on a poll failure kills a run that ignores SIGTERM after --stop-timeout" {
+	need_strace
+	start_supervisor --stop-timeout 1 sh -c 'trap "" TERM; exec sleep 300'
+	poll_breaks
 	[ ! -e "$T/sv.pid" ] && [ ! -e "$T/d.pid" ]
 	no_process_mentions "$T/"
 }

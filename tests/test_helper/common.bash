@@ -299,3 +299,17 @@ for _ in range(50_000_000):
         break
 ' "$@" 3>&- || true
 }
+
+# wait_for_new_child PIDFILE PID...: until the pidfile names a pid that
+# is none of those given (the old child, the supervisor); teardown will
+# end that new child.
+wait_for_new_child() {
+	local file=$1 cond pid
+	shift
+	cond="[ -s '$file' ]"
+	for pid in "$@"; do
+		cond="$cond && [ \"\$(cat '$file')\" != $pid ]"
+	done
+	wait_until 5 sh -c "$cond" || return 1
+	remember "$(cat "$file")"
+}
