@@ -246,6 +246,29 @@ time.sleep(300)' 3>&-
 	assert_equal "$(status_field "$sv" NoNewPrivs)" 0
 }
 
+@test "-r -u nobody: a respawned run has the groups of -G and the capabilities of --caps, the supervisor root's" {
+	need_root
+	"$DAEMONIZE" -r --min-uptime 0 -p "$T/d.pid" -u nobody:nogroup -G 4 \
+		--caps net_raw --no-new-privs sleep 300 3>&-
+	local run sv
+	run=$(cat "$T/d.pid")
+	sv=$(stat_field "$run" 4)
+	remember "$sv"
+	remember "$run"
+	kill -KILL "$run"
+	wait_until 5 new_run "$T/d.pid" "$run"
+	run=$(cat "$T/d.pid")
+	remember "$run"
+	[ "$(status_field "$run" Uid)" = "65534 65534 65534 65534" ]
+	[ "$(status_field "$run" CapAmb)" = 0000000000002000 ]
+	[ "$(status_field "$run" CapEff)" = 0000000000002000 ]
+	[ "$(status_field "$run" NoNewPrivs)" = 1 ]
+	run status_field "$run" Groups
+	assert_output --regexp '(^| )4( |$)'
+	[ "$(status_field "$sv" Uid)" = "0 0 0 0" ]
+	[ "$(status_field "$sv" CapAmb)" = 0000000000000000 ]
+}
+
 @test "-r: --clear-env keeps the named variables and the env files' in a respawned run too" {
 	env_file e.env 'B=file'
 	A=kept C=dropped "$DAEMONIZE" -r --min-uptime 0 -p "$T/d.pid" -l "$T/d.log" \
