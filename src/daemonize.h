@@ -167,6 +167,7 @@ struct daemon_state {
 	struct listener	 *listen;	/* --listen, in order */
 	size_t		  nlisten;
 	char		 *chdir_dir;	/* absolute */
+	bool		  chdir_relative; /* -c was given relative */
 	mode_t		  umask;
 	char		**env;		/* NAME=VALUE strings from -E */
 	pid_t		  supervisor;	/* in a run of -r: its supervisor */
@@ -261,8 +262,44 @@ struct daemon_state {
 }
 
 /* options.c */
+/* Options with no short form. */
+enum {
+	OPT_BACKOFF_MAX = 256,
+	OPT_CAPS,
+	OPT_CHROOT,
+	OPT_CLEAR_ENV,
+	OPT_CPU_AFFINITY,
+	OPT_ENV_FILE,
+	OPT_KEEP_ENV,
+	OPT_LIMIT,
+	OPT_NO_NEW_PRIVS,
+	OPT_OOM_SCORE_ADJ,
+	OPT_SCHEDULER,
+	OPT_LOG_KEEP,
+	OPT_LISTEN,
+	OPT_LOG_SIZE,
+	OPT_MAX_FAILURES,
+	OPT_MIN_UPTIME,
+	OPT_NOTIFY,
+	OPT_READY_FD,
+	OPT_RESTART,
+	OPT_SIGNAL,
+	OPT_STATUS,
+	OPT_STOP,
+	OPT_STOP_TIMEOUT,
+	OPT_SYSLOG,
+	OPT_TIMESTAMPS,
+};
+
 void	options_parse(struct daemon_state *, int, char **);
 void	options_usage(void);
+
+/* optset.c */
+void	optset_start(struct daemon_state *, int, char *, const char *);
+void	optset_env(struct daemon_state *, int, char *);
+void	optset_supervisor(struct daemon_state *, int, const char *,
+	    const char *);
+void	optset_verb(struct daemon_state *, int, const char *);
 
 /* value.c */
 char	*value_path(const char *);
