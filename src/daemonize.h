@@ -409,6 +409,7 @@ const char *caps_name(int);
 
 /* envfile.c */
 void	envfile_read(struct daemon_state *);
+const char *envfile_find(char *const *, size_t, const char *);
 const char *envfile_value(const struct daemon_state *, const char *);
 int	envfile_start(const struct daemon_state *);
 int	envfile_apply(const struct daemon_state *);

@@ -166,6 +166,19 @@ envfile_read(struct daemon_state *ds)
 	}
 }
 
+/* The value of the last NAME=VALUE for name in list, or NULL. */
+const char *
+envfile_find(char *const *list, size_t n, const char *name)
+{
+	size_t len;
+
+	len = strlen(name);
+	while (n-- > 0)
+		if (strncmp(list[n], name, len) == 0 && list[n][len] == '=')
+			return (list[n] + len + 1);
+	return (NULL);
+}
+
 /*
  * What the command will find in its environment under name, -E aside:
  * for looking the command up in the PATH it will have.
@@ -173,13 +186,11 @@ envfile_read(struct daemon_state *ds)
 const char *
 envfile_value(const struct daemon_state *ds, const char *name)
 {
-	size_t i, len;
+	const char *v;
+	size_t i;
 
-	len = strlen(name);
-	for (i = ds->nfile_env; i-- > 0; )
-		if (strncmp(ds->file_env[i], name, len) == 0 &&
-		    ds->file_env[i][len] == '=')
-			return (ds->file_env[i] + len + 1);
+	if ((v = envfile_find(ds->file_env, ds->nfile_env, name)) != NULL)
+		return (v);
 	if (ds->clear_env) {
 		for (i = 0; i < ds->nkeep_env; i++)
 			if (strcmp(ds->keep_env[i], name) == 0 &&

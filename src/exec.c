@@ -38,13 +38,10 @@ static int		 reset_signals(void);
 static const char *
 env_value(const struct daemon_state *ds, const char *name)
 {
-	size_t i, len;
+	const char *v;
 
-	len = strlen(name);
-	for (i = ds->nenv; i-- > 0; )
-		if (strncmp(ds->env[i], name, len) == 0 &&
-		    ds->env[i][len] == '=')
-			return (ds->env[i] + len + 1);
+	if ((v = envfile_find(ds->env, ds->nenv, name)) != NULL)
+		return (v);
 	return (envfile_value(ds, name));
 }
 
