@@ -245,6 +245,9 @@ static const char *const opts[] = {
 	"--signal", "--status", "--stop", "--stop-signal", "--timeout",
 	"--user", "--version", "--verbose", "--st", "--s", "--no",
 	"--help=1", "--notify=x", "--status=", "--stop=1",
+	"-G", "-I", "-N", "--caps", "--chroot", "--clear-env",
+	"--cpu-affinity", "--env-file", "--keep-env", "--limit",
+	"--no-new-privs", "--oom-score-adj", "--scheduler", "--clear-env=1",
 };
 static const char *const values[] = {
 	"", "/", ".", "..", "x", "a/b", "../x", "/abs/x.pid", "x.log",
@@ -254,6 +257,11 @@ static const char *const values[] = {
 	"KILL", "9", "64", "65", "0", "NAME=VALUE", "=x", "A=", "==",
 	"nobody", "root:root", ":", "root:", ":root", "sleep", "/abs/true",
 	"sh", "-c", "%s%n%s", "\xff\xfe",
+	"nofile=1024", "nofile=max:4K", "core=:unlimited", "nice=41",
+	"cpu=0", "nofile=5:4", "nofile=:", "as=1T:", "stack=max",
+	"best-effort:7", "idle:1", "realtime", "fifo:99", "rr:0", "batch",
+	"0-1,3", "1-0", "0,", "-20", "19", "-1000", "1001",
+	"net_bind_service", "CAP_NET_RAW,sys_admin", "cap_", ",",
 };
 
 /* Append one argument; false when the buffer is full. */
