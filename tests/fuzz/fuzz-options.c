@@ -168,7 +168,7 @@ absolute_or_null(const char *path)
 static void
 check_state(void)
 {
-	size_t i;
+	size_t i, j;
 
 	EXPECT(ds.argv != NULL);
 	EXPECT(ds.umask <= 0777);
@@ -197,6 +197,27 @@ check_state(void)
 	EXPECT(ds.ready == READY_EXEC || !ds.foreground);
 	if (ds.ready == READY_FD)
 		EXPECT(ds.ready_fd >= 3 && ds.ready_fd <= 1048575);
+	/* The settings: in the ranges the kernel takes as they are. */
+	EXPECT(ds.nice_arg == NULL || (ds.nice >= -20 && ds.nice <= 19));
+	EXPECT(ds.oom_arg == NULL || (ds.oom >= -1000 && ds.oom <= 1000));
+	EXPECT(ds.ionice_arg == NULL || (ds.ioclass >= 1 &&
+	    ds.ioclass <= 3 && ds.iolevel >= 0 && ds.iolevel <= 7));
+	EXPECT(ds.sched_arg == NULL || ds.priority >= 0);
+	EXPECT(ds.cpus_arg == NULL || (ds.cpus != NULL &&
+	    CPU_COUNT(ds.cpus) > 0));
+	EXPECT(ds.caps_arg == NULL || ds.caps != 0);
+	for (i = 0; i < ds.nlimits; i++) {
+		EXPECT(ds.limits[i].soft_set || ds.limits[i].hard_set);
+		EXPECT(!ds.limits[i].soft_set || !ds.limits[i].hard_set ||
+		    ds.limits[i].soft_max ||
+		    ds.limits[i].soft <= ds.limits[i].hard);
+		for (j = 0; j < i; j++)
+			EXPECT(ds.limits[j].resource != ds.limits[i].resource);
+	}
+	EXPECT(ds.nkeep_env == 0 || ds.clear_env);
+	EXPECT(absolute_or_null(ds.chroot_dir));
+	for (i = 0; i < ds.nenv_files; i++)
+		EXPECT(absolute_or_null(ds.env_files[i]));
 }
 
 /* splitmix64: the same inputs from the same seed, on any platform. */
@@ -224,6 +245,9 @@ static const char *const opts[] = {
 	"--signal", "--status", "--stop", "--stop-signal", "--timeout",
 	"--user", "--version", "--verbose", "--st", "--s", "--no",
 	"--help=1", "--notify=x", "--status=", "--stop=1",
+	"-G", "-I", "-N", "--caps", "--chroot", "--clear-env",
+	"--cpu-affinity", "--env-file", "--keep-env", "--limit",
+	"--no-new-privs", "--oom-score-adj", "--scheduler", "--clear-env=1",
 };
 static const char *const values[] = {
 	"", "/", ".", "..", "x", "a/b", "../x", "/abs/x.pid", "x.log",
@@ -233,6 +257,11 @@ static const char *const values[] = {
 	"KILL", "9", "64", "65", "0", "NAME=VALUE", "=x", "A=", "==",
 	"nobody", "root:root", ":", "root:", ":root", "sleep", "/abs/true",
 	"sh", "-c", "%s%n%s", "\xff\xfe",
+	"nofile=1024", "nofile=max:4K", "core=:unlimited", "nice=41",
+	"cpu=0", "nofile=5:4", "nofile=:", "as=1T:", "stack=max",
+	"best-effort:7", "idle:1", "realtime", "fifo:99", "rr:0", "batch",
+	"0-1,3", "1-0", "0,", "-20", "19", "-1000", "1001",
+	"net_bind_service", "CAP_NET_RAW,sys_admin", "cap_", ",",
 };
 
 /* Append one argument; false when the buffer is full. */
