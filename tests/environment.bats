@@ -218,13 +218,9 @@ time.sleep(300)' 3>&-
 	assert_equal "$(status_field "$pid" NoNewPrivs)" 1
 }
 
-@test "-r: every run has the settings, a respawned one too, and the supervisor none of them" {
-	local affinity=()
-	[ "$(nproc)" -lt 2 ] || affinity=(--cpu-affinity 1)
-	"$DAEMONIZE" -r --min-uptime 0 -p "$T/d.pid" --limit nofile=800:1800 \
-		-N 6 --oom-score-adj 400 --no-new-privs "${affinity[@]}" \
-		sleep 300 3>&-
-	local run sv
+# respawned_run: the -r service of $T/d.pid has its run killed once;
+# sets $sv to the supervisor and $run to the run it started anew.
+respawned_run() {
 	run=$(cat "$T/d.pid")
 	sv=$(stat_field "$run" 4)
 	remember "$sv"
@@ -233,6 +229,16 @@ time.sleep(300)' 3>&-
 	wait_until 5 new_run "$T/d.pid" "$run"
 	run=$(cat "$T/d.pid")
 	remember "$run"
+}
+
+@test "-r: every run has the settings, a respawned one too, and the supervisor none of them" {
+	local affinity=()
+	[ "$(nproc)" -lt 2 ] || affinity=(--cpu-affinity 1)
+	"$DAEMONIZE" -r --min-uptime 0 -p "$T/d.pid" --limit nofile=800:1800 \
+		-N 6 --oom-score-adj 400 --no-new-privs "${affinity[@]}" \
+		sleep 300 3>&-
+	local run sv
+	respawned_run
 	[ "$(stat_field "$run" 4)" = "$sv" ]
 	assert_equal "$(limit "$run" "Max open files")" "800 1800"
 	assert_equal "$(stat_field "$run" 19)" 6
@@ -251,14 +257,7 @@ time.sleep(300)' 3>&-
 	"$DAEMONIZE" -r --min-uptime 0 -p "$T/d.pid" -u nobody:nogroup -G 4 \
 		--caps net_raw --no-new-privs sleep 300 3>&-
 	local run sv
-	run=$(cat "$T/d.pid")
-	sv=$(stat_field "$run" 4)
-	remember "$sv"
-	remember "$run"
-	kill -KILL "$run"
-	wait_until 5 new_run "$T/d.pid" "$run"
-	run=$(cat "$T/d.pid")
-	remember "$run"
+	respawned_run
 	[ "$(status_field "$run" Uid)" = "65534 65534 65534 65534" ]
 	[ "$(status_field "$run" CapAmb)" = 0000000000002000 ]
 	[ "$(status_field "$run" CapEff)" = 0000000000002000 ]

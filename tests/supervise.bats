@@ -453,6 +453,14 @@ runs_under() {
 	gone "$sup"
 }
 
+# stop_with_full_pipe PID: the supervisor stopped, so that it cannot
+# drain its self-pipe, and that pipe filled; SIGCONT lets it go on.
+stop_with_full_pipe() {
+	kill -STOP "$1"
+	wait_until 5 sh -c "[ \"\$(cut -d' ' -f3 /proc/$1/stat)\" = T ]"
+	fill_self_pipe "$1"
+}
+
 @test "a run's death that finds the supervisor's self-pipe full is not missed" {
 	run -0 "$DAEMONIZE" -r --min-uptime 0 -P "$T/sv.pid" -p "$T/d.pid" \
 		sleep 300 3>&-
@@ -461,10 +469,7 @@ runs_under() {
 	first=$(cat "$T/d.pid")
 	remember "$sup"
 	remember "$first"
-	# Stopped, it cannot drain the pipe; its SIGCHLD waits for SIGCONT.
-	kill -STOP "$sup"
-	wait_until 5 sh -c "[ \"\$(cut -d' ' -f3 /proc/$sup/stat)\" = T ]"
-	fill_self_pipe "$sup"
+	stop_with_full_pipe "$sup"
 	kill -KILL "$first"
 	wait_until 5 gone "$first"
 	kill -CONT "$sup"
@@ -479,9 +484,7 @@ runs_under() {
 	child=$(cat "$T/d.pid")
 	remember "$sup"
 	remember "$child"
-	kill -STOP "$sup"
-	wait_until 5 sh -c "[ \"\$(cut -d' ' -f3 /proc/$sup/stat)\" = T ]"
-	fill_self_pipe "$sup"
+	stop_with_full_pipe "$sup"
 	kill -TERM "$sup"
 	kill -CONT "$sup"
 	wait_until 5 gone "$child"
