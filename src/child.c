@@ -42,6 +42,7 @@ run(struct daemon_state *ds, pid_t supervisor, int out, int err, int repfd)
 	/* Forgotten first, so that a failure here cannot remove them. */
 	ds->pid.lockfd = ds->pid.writefd = -1;
 	ds->svpid.lockfd = ds->svpid.writefd = -1;
+	ds->notify_sock = -1;
 	if (dup2(out, STDOUT_FILENO) == -1 || dup2(err, STDERR_FILENO) == -1)
 		exec_fail(ds, repfd, STEP_STDIO);
 	if (exec_arrange(ds, &repfd) == -1)
@@ -85,7 +86,7 @@ child_start(struct daemon_state *ds, struct status_msg *why)
 	(void)close(sp[1]);
 	(void)close(op[1]);
 	(void)close(ep[1]);
-	logpipe_attach(op[0], ep[0]);
+	logpipe_attach(pid, op[0], ep[0]);
 	/* End of file: it exec'd.  Anything else: the step that failed. */
 	while ((n = read(sp[0], &msg, sizeof(msg))) == sizeof(msg) ||
 	    (n == -1 && errno == EINTR)) {

@@ -42,6 +42,7 @@ static void	kill_run(const struct found *);
 static bool	escalate(const struct daemon_state *, int, const struct stat *,
 		    const struct found *, long long);
 static int	running(const struct daemon_state *, struct found *);
+static int	ask(struct daemon_state *, const char *, pid_t *);
 static int	signal_found(const struct daemon_state *, int,
 		    const struct found *);
 
@@ -401,27 +402,52 @@ control_signal(struct daemon_state *ds)
 }
 
 /*
- * --restart: ask the supervisor of -r to start its command again now,
- * reviving one that gave up.  A real-time signal, so that none of the
- * signals it passes on to the command is taken from it.
+ * The verbs only a supervisor of -r takes, asked over its control
+ * socket, which answers with the outcome and its reason.
  */
-int
-control_restart(struct daemon_state *ds)
+static int
+ask(struct daemon_state *ds, const char *request, pid_t *pid)
 {
 	struct found f;
 	int status;
 
 	if ((status = running(ds, &f)) != 0)
 		return (status);
-	/* Only a supervisor, a daemonize, knows the signal. */
 	if (!f.sup) {
-		warnx("%s: not a supervised daemon (-r): nothing signalled",
+		warnx("%s: not a supervised daemon (-r): nothing asked",
 		    ds->pid.path);
 		return (EXIT_ERR);
 	}
-	if (kill(f.to, SIGRTMIN + 1) == -1) {
-		warn("%s: kill %ld", ds->pid.path, (long)f.to);
-		return (EXIT_ERR);
+	return (channel_ask(f.to, ds->pid.path, request, ds->timeout, pid));
+}
+
+/* --restart: the command again now, reviving one that gave up. */
+int
+control_restart(struct daemon_state *ds)
+{
+	pid_t pid;
+
+	return (ask(ds, "restart", &pid));
+}
+
+/*
+ * --reload: a new run, and once it is ready the old one's end; the new
+ * pid on stdout.  Leaving early does not stop the supervisor.
+ */
+int
+control_reload(struct daemon_state *ds)
+{
+	char request[64];
+	pid_t pid;
+	int code;
+
+	(void)snprintf(request, sizeof(request), "reload %lld", ds->settle);
+	code = ask(ds, request, &pid);
+	if ((code == EXIT_OK || code == EXIT_KILLED) && pid > 0) {
+		printf("%ld\n", (long)pid);
+		if (ds->verbose)
+			warnx("%s: reloaded: pid %ld", ds->pid.path,
+			    (long)pid);
 	}
-	return (EXIT_OK);
+	return (code);
 }

@@ -63,6 +63,8 @@ main(int argc, char *argv[])
 		return (control_signal(&ds));
 	case MODE_RESTART:
 		return (control_restart(&ds));
+	case MODE_RELOAD:
+		return (control_reload(&ds));
 	case MODE_START:
 		break;
 	}

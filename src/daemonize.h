@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,6 +17,8 @@
 #define EXIT_USAGE	2	/* bad option, value or missing command */
 #define EXIT_RUNNING	3	/* the pidfile is locked by a live instance */
 #define EXIT_NOTREADY	4	/* the daemon died or timed out before ready */
+#define EXIT_BUSY	5	/* --reload: another reload is under way */
+#define EXIT_KILLED	6	/* --reload: the old run had to be killed */
 
 /* --status answers in the LSB's words. */
 #define STATUS_RUNNING	0
@@ -30,6 +33,7 @@ enum mode {
 	MODE_STOP,
 	MODE_SIGNAL,
 	MODE_RESTART,
+	MODE_RELOAD,
 };
 
 /* -r: when the supervisor starts the command again. */
@@ -190,6 +194,9 @@ struct daemon_state {
 	long long	  backoff_max;	/* seconds */
 	long long	  max_failures;	/* failed starts before giving up */
 	long long	  stop_timeout;	/* seconds from SIGTERM to SIGKILL */
+	int		  drain_signal;	/* an ending run's first signal */
+	long long	  drain_timeout; /* seconds from it to SIGKILL, or -1 */
+	long long	  settle;	/* seconds a reloaded run must last, or -1 */
 	bool		  timestamps;	/* an RFC 3339 time before each line */
 	bool		  syslog;	/* each line to syslog too */
 	long long	  log_size;	/* --log-size bytes, or 0 */
@@ -258,6 +265,9 @@ struct daemon_state {
 	.backoff_max = 60,						\
 	.max_failures = 5,						\
 	.stop_timeout = 10,						\
+	.drain_signal = SIGTERM,					\
+	.drain_timeout = -1,						\
+	.settle = -1,							\
 	.log_keep = 5,							\
 }
 
@@ -269,6 +279,8 @@ enum {
 	OPT_CHROOT,
 	OPT_CLEAR_ENV,
 	OPT_CPU_AFFINITY,
+	OPT_DRAIN_SIGNAL,
+	OPT_DRAIN_TIMEOUT,
 	OPT_ENV_FILE,
 	OPT_KEEP_ENV,
 	OPT_LIMIT,
@@ -282,7 +294,9 @@ enum {
 	OPT_MIN_UPTIME,
 	OPT_NOTIFY,
 	OPT_READY_FD,
+	OPT_RELOAD,
 	OPT_RESTART,
+	OPT_SETTLE,
 	OPT_SIGNAL,
 	OPT_STATUS,
 	OPT_STOP,
@@ -316,6 +330,18 @@ int	control_status(struct daemon_state *);
 int	control_stop(struct daemon_state *);
 int	control_signal(struct daemon_state *);
 int	control_restart(struct daemon_state *);
+int	control_reload(struct daemon_state *);
+
+/* channel.c */
+int	channel_open(void);
+int	channel_accept(int);
+int	channel_request(int, char *, size_t);
+int	channel_say(int, const char *);
+void	channel_end(int, int, pid_t);
+int	channel_ask(pid_t, const char *, const char *, long long, pid_t *);
+
+/* err.c */
+int	err_to(int);
 
 /* holder.c */
 struct stat;
@@ -349,7 +375,7 @@ int	ready_environ(const struct daemon_state *);
 void	ready_wait(struct daemon_state *, int, pid_t)
 	    __attribute__((__noreturn__));
 void	ready_discard(struct daemon_state *);
-void	ready_log_tail(const struct daemon_state *);
+void	ready_log_tail(const struct daemon_state *, int);
 
 /* notify.c */
 #define NOTIFY_STATUS_MAX 256	/* the longest STATUS= passed on */
@@ -363,7 +389,8 @@ struct notify_news {
 void	notify_prepare(struct daemon_state *);
 int	notify_environ(const struct daemon_state *);
 void	notify_discard(struct daemon_state *);
-int	notify_read(const struct daemon_state *, pid_t, struct notify_news *);
+int	notify_read(const struct daemon_state *, pid_t, pid_t,
+	    struct notify_news *);
 
 /* pidfile.c */
 void	pidfile_acquire(struct daemon_state *);
@@ -469,12 +496,27 @@ void	supervise(struct daemon_state *, int) __attribute__((__noreturn__));
 /* child.c */
 pid_t	child_start(struct daemon_state *, struct status_msg *);
 
+/* reload.c */
+bool	reload_busy(void);
+int	reload_runs(pid_t *, pid_t *);
+void	reload_begin(struct daemon_state *, int, long long, pid_t);
+int	reload_fd(void);
+void	reload_ready_fd(const struct daemon_state *);
+void	reload_notify(const struct daemon_state *);
+bool	reload_exited(const struct daemon_state *, pid_t, int);
+void	reload_current_gone(void);
+long long reload_deadline(void);
+pid_t	reload_tick(const struct daemon_state *, long long);
+void	reload_took_over(const struct daemon_state *);
+void	reload_abort(const struct daemon_state *, bool);
+
 /* logpipe.c */
 struct pollfd;
 void	logpipe_init(const struct daemon_state *);
-void	logpipe_attach(int, int);
+#define LOGPIPE_FDS	4	/* two runs, stdout and stderr each */
+void	logpipe_attach(pid_t, int, int);
 void	logpipe_poll(struct pollfd *);
-void	logpipe_pump(const struct daemon_state *, const struct pollfd *, pid_t);
+void	logpipe_pump(const struct daemon_state *, const struct pollfd *);
 void	logpipe_drain(const struct daemon_state *, pid_t);
 int	logpipe_idle_after(void);
 void	logpipe_idle(void);

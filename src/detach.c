@@ -110,10 +110,12 @@ caller(struct daemon_state *ds, pid_t pid, int fd)
 		(void)close(ds->notify_sock);
 
 	code = report_outcome(ds, fd, &out);
-	ready_discard(ds);
+	/* The supervisor keeps the socket for the runs of its reloads. */
+	if (code != EXIT_OK || ds->respawn == RESPAWN_NO)
+		ready_discard(ds);
 	/* A daemon that failed to get ready usually said why in its log. */
 	if (code == EXIT_NOTREADY)
-		ready_log_tail(ds);
+		ready_log_tail(ds, STDERR_FILENO);
 	while (waitpid(pid, &wstatus, 0) == -1)
 		if (errno != EINTR)
 			err(EXIT_ERR, "waitpid");

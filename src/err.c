@@ -27,6 +27,8 @@
 
 #define LINE_MAX_BYTES	4096	/* longer messages are cut */
 
+static int	target = STDERR_FILENO;
+
 static void	say(int, const char *, va_list)
 		    __attribute__((__format__(__printf__, 2, 0)));
 
@@ -63,7 +65,20 @@ say(int errnum, const char *fmt, va_list ap)
 		len += (size_t)snprintf(line + len, sizeof(line) - len, ": %s",
 		    strerror(errnum));
 	line[len++] = '\n';
-	(void)write(STDERR_FILENO, line, len);
+	(void)write(target, line, len);
+}
+
+/*
+ * Where the messages go from now on, and where they went: the
+ * supervisor gives a requester the words a failed start would have.
+ */
+int
+err_to(int fd)
+{
+	int was = target;
+
+	target = fd;
+	return (was);
 }
 
 void

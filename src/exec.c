@@ -165,7 +165,7 @@ exec_arrange(struct daemon_state *ds, int *repfd)
 	size_t n, i, j;
 	bool ready;
 
-	if ((keep = reallocarray(NULL, ds->nlisten + 6, sizeof(*keep))) ==
+	if ((keep = reallocarray(NULL, ds->nlisten + 7, sizeof(*keep))) ==
 	    NULL)
 		return (-1);
 	n = 0;
@@ -181,6 +181,10 @@ exec_arrange(struct daemon_state *ds, int *repfd)
 	keep[n++] = (struct kept){ repfd, 0, false };
 	if (ds->pid.writefd != -1)
 		keep[n++] = (struct kept){ &ds->pid.writefd, 0, false };
+	/* The supervisor hears its reloaded runs on the notify socket. */
+	if (ds->respawn != RESPAWN_NO && ds->supervisor == 0 &&
+	    ds->notify_sock != -1)
+		keep[n++] = (struct kept){ &ds->notify_sock, 0, false };
 	/* The supervisor's own pidfile (-P) never reaches a command. */
 	if (ds->svpid.lockfd != -1)
 		keep[n++] = (struct kept){ &ds->svpid.lockfd, 0, false };

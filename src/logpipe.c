@@ -21,8 +21,16 @@
 #define LINES_SIZE	(256 * 1024)	/* stamped lines, written at once */
 #define PIPE_SIZE	(1024 * 1024)	/* the runs' output pipes */
 #define IDLE_MS		200	/* quiet that long after a burst: idle */
+#define HOLD_SIZE	(64 * 1024)	/* a line held while two runs write */
+#define RUNS		2	/* at most: the old and the new of a reload */
 
-/* A run's stdout or stderr, on its way to its log file. */
+/*
+ * A run's stdout or stderr, on its way to its log file.  While two runs
+ * write, each stream moves whole lines only and holds the rest, and none
+ * moves while another has left the same file in the middle of a line:
+ * their lines never interleave.  A line longer than the hold goes out
+ * as it is.
+ */
 struct stream {
 	int			in;	/* pipe from the run, or -1 */
 	struct sink		*to;
@@ -30,12 +38,13 @@ struct stream {
 	bool			midline; /* the last byte moved was no '\n' */
 	char			line[LOGSYS_LINE];	/* for --syslog */
 	size_t			linelen;
+	size_t			heldlen;
+	char			held[HOLD_SIZE] __attribute__((__aligned__(4096)));
 };
 
-static struct stream	streams[2] = {
-	{ .in = -1, .severity = LOG_INFO },
-	{ .in = -1, .severity = LOG_ERR },
-};
+/* The runs' streams: slot by slot, stdout then stderr. */
+static struct stream	streams[RUNS][2];
+static pid_t		runs[RUNS];	/* whose slot it is; 0: free */
 /* The buffers: page-aligned, so that going idle can give them back. */
 static char		pump_buf[PUMP_SIZE] __attribute__((__aligned__(4096)));
 static char		lines_buf[LINES_SIZE] __attribute__((__aligned__(4096)));
@@ -58,8 +67,14 @@ static void	add(const struct daemon_state *, struct stream *,
 static void	flush(const struct daemon_state *, struct stream *);
 static void	lines(const struct daemon_state *, struct stream *,
 		    const char *, size_t, pid_t);
+static void	move(const struct daemon_state *, struct stream *,
+		    const char *, size_t, pid_t);
+static bool	blocked(const struct stream *);
+static void	release(const struct daemon_state *, struct stream *, bool,
+		    pid_t);
 static void	pump(const struct daemon_state *, struct stream *, bool,
 		    pid_t);
+static int	live(void);
 
 /*
  * The time of the moment, RFC 3339 to the millisecond, for the lines
@@ -159,6 +174,65 @@ lines(const struct daemon_state *ds, struct stream *s, const char *p,
 	flush(ds, s);
 }
 
+/* Bytes a run wrote, on to the file as the options say. */
+static void
+move(const struct daemon_state *ds, struct stream *s, const char *p,
+    size_t n, pid_t run)
+{
+	if (ds->timestamps || ds->syslog)
+		lines(ds, s, p, n, run);
+	else {
+		logfile_write(ds, s->to, p, n);
+		s->midline = p[n - 1] != '\n';
+	}
+}
+
+/* Another stream left our file in the middle of one of its lines. */
+static bool
+blocked(const struct stream *s)
+{
+	int r, k;
+
+	for (r = 0; r < RUNS; r++)
+		for (k = 0; k < 2; k++)
+			if (&streams[r][k] != s && streams[r][k].to == s->to &&
+			    streams[r][k].midline)
+				return (true);
+	return (false);
+}
+
+/* The whole lines held, or with all everything held. */
+static void
+release(const struct daemon_state *ds, struct stream *s, bool all,
+    pid_t run)
+{
+	const char *nl;
+	size_t n;
+
+	if (s->heldlen == 0 || (!all && blocked(s)))
+		return;
+	if (all)
+		n = s->heldlen;
+	else if ((nl = memrchr(s->held, '\n', s->heldlen)) != NULL)
+		n = (size_t)(nl - s->held) + 1;
+	else
+		return;
+	move(ds, s, s->held, n, run);
+	memmove(s->held, s->held + n, s->heldlen - n);
+	s->heldlen -= n;
+}
+
+/* How many runs have pipes here: two while a reload runs. */
+static int
+live(void)
+{
+	int r, n;
+
+	for (n = 0, r = 0; r < RUNS; r++)
+		n += runs[r] != 0;
+	return (n);
+}
+
 /*
  * Move what the run wrote to the log, and never block it.  With all,
  * read until the pipe is empty (before a respawn or exit).
@@ -167,11 +241,17 @@ static void
 pump(const struct daemon_state *ds, struct stream *s, bool all, pid_t run)
 {
 	ssize_t n;
+	bool shared;
 
+	shared = live() > 1;
 	do {
 		if (s->in == -1)
 			return;
-		n = read(s->in, pump_buf, sizeof(pump_buf));
+		if (shared)
+			n = read(s->in, s->held + s->heldlen,
+			    sizeof(s->held) - s->heldlen);
+		else
+			n = read(s->in, pump_buf, sizeof(pump_buf));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN)
@@ -179,6 +259,7 @@ pump(const struct daemon_state *ds, struct stream *s, bool all, pid_t run)
 		if (n <= 0) {
 			(void)close(s->in);
 			s->in = -1;
+			release(ds, s, true, run);
 			if (ds->syslog && s->linelen > 0)
 				logsys_send(ds, s->severity, s->line,
 				    s->linelen, run, now_stamp.syslog);
@@ -186,10 +267,12 @@ pump(const struct daemon_state *ds, struct stream *s, bool all, pid_t run)
 			return;
 		}
 		pump_dirty = true;
-		if (ds->timestamps || ds->syslog)
-			lines(ds, s, pump_buf, (size_t)n, run);
-		else
-			logfile_write(ds, s->to, pump_buf, (size_t)n);
+		if (shared) {
+			s->heldlen += (size_t)n;
+			/* Full: no line may wait longer than that. */
+			release(ds, s, s->heldlen == sizeof(s->held), run);
+		} else
+			move(ds, s, pump_buf, (size_t)n, run);
 	} while (all);
 }
 
@@ -197,66 +280,101 @@ pump(const struct daemon_state *ds, struct stream *s, bool all, pid_t run)
 void
 logpipe_init(const struct daemon_state *ds)
 {
+	int r, k;
+
 	logfile_init(ds);
-	streams[0].to = logfile_of(0);
-	streams[1].to = logfile_of(1);
+	for (r = 0; r < RUNS; r++)
+		for (k = 0; k < 2; k++) {
+			streams[r][k].in = -1;
+			streams[r][k].to = logfile_of(k);
+			streams[r][k].severity = k == 0 ? LOG_INFO : LOG_ERR;
+		}
 }
 
 /*
- * A new run's output pipes, in place of the last run's.  What an earlier
- * run left running may still hold those: they are ours no longer.
+ * A new run's output pipes, in a free slot.  There is always one: a run
+ * gives its slot back when it ends, and at most two run at once.
  */
 void
-logpipe_attach(int out, int err)
+logpipe_attach(pid_t run, int out, int err)
 {
 	int fds[2] = { out, err };
-	int k;
+	int r, k;
 
+	for (r = 0; r < RUNS - 1 && runs[r] != 0; r++)
+		;
+	runs[r] = run;
 	for (k = 0; k < 2; k++) {
 #ifdef F_SETPIPE_SZ
 		/* Fewer trips through the supervisor for a fast writer. */
 		(void)fcntl(fds[k], F_SETPIPE_SZ, PIPE_SIZE);
 #endif
 		(void)fcntl(fds[k], F_SETFL, O_NONBLOCK);
-		if (streams[k].in != -1)
-			(void)close(streams[k].in);
-		streams[k].in = fds[k];
+		if (streams[r][k].in != -1)
+			(void)close(streams[r][k].in);
+		streams[r][k].in = fds[k];
 	}
 }
 
-/* The two pipes to wait on, as pfd[0] and pfd[1]; -1 where closed. */
+/* The pipes to wait on, as pfd[0] to pfd[LOGPIPE_FDS - 1]; -1 where closed. */
 void
 logpipe_poll(struct pollfd *pfd)
 {
-	int k;
+	int r, k;
 
-	for (k = 0; k < 2; k++)
-		pfd[k] = (struct pollfd){ streams[k].in, POLLIN, 0 };
+	for (r = 0; r < RUNS; r++)
+		for (k = 0; k < 2; k++)
+			pfd[r * 2 + k] = (struct pollfd){ streams[r][k].in,
+			    POLLIN, 0 };
 }
 
 /* After poll(2): move what is waiting, without blocking anyone. */
 void
-logpipe_pump(const struct daemon_state *ds, const struct pollfd *pfd,
-    pid_t run)
+logpipe_pump(const struct daemon_state *ds, const struct pollfd *pfd)
 {
-	int k;
+	int r, k;
 
-	for (k = 0; k < 2; k++)
-		if (pfd[k].fd != -1 && pfd[k].revents != 0)
-			pump(ds, &streams[k], false, run);
+	for (r = 0; r < RUNS; r++)
+		for (k = 0; k < 2; k++)
+			if (pfd[r * 2 + k].fd != -1 &&
+			    pfd[r * 2 + k].revents != 0)
+				pump(ds, &streams[r][k], false, runs[r]);
+	/* A line finished may free another stream's lines. */
+	for (r = 0; r < RUNS; r++)
+		for (k = 0; k < 2; k++)
+			release(ds, &streams[r][k], false, runs[r]);
 }
 
-/* Everything a run left in its pipes: before its successor or our exit. */
+/*
+ * Everything a run left in its pipes, and its slot given back: after it
+ * ended, before its successor or our exit.  What it left running may
+ * still hold its pipes: they are ours no longer.
+ */
 void
 logpipe_drain(const struct daemon_state *ds, pid_t run)
 {
-	int i;
+	struct stream *s;
+	int r, k;
 
-	for (i = 0; i < 2; i++) {
-		pump(ds, &streams[i], true, run);
-		streams[i].midline = false;
+	for (r = 0; r < RUNS && runs[r] != run; r++)
+		;
+	if (r == RUNS)
+		return;
+	for (k = 0; k < 2; k++) {
+		s = &streams[r][k];
+		pump(ds, s, true, run);
+		release(ds, s, true, run);
+		if (s->in != -1)
+			(void)close(s->in);
+		s->in = -1;
+		s->midline = false;
 	}
+	runs[r] = 0;
 	logfile_end_run();
+	/* The one left writes alone again: what it held may go. */
+	for (r = 0; r < RUNS; r++)
+		for (k = 0; k < 2; k++)
+			release(ds, &streams[r][k], true, runs[r]);
 }
 
 /*
@@ -275,9 +393,16 @@ logpipe_idle_after(void)
 void
 logpipe_idle(void)
 {
+	int r, k;
+
 	if (!pump_dirty)
 		return;
 	(void)madvise(pump_buf, sizeof(pump_buf), MADV_DONTNEED);
 	(void)madvise(lines_buf, sizeof(lines_buf), MADV_DONTNEED);
+	for (r = 0; r < RUNS; r++)
+		for (k = 0; k < 2; k++)
+			if (streams[r][k].heldlen == 0)
+				(void)madvise(streams[r][k].held,
+				    sizeof(streams[r][k].held), MADV_DONTNEED);
 	pump_dirty = false;
 }

@@ -20,9 +20,9 @@
 
 #include "daemonize.h"
 
-static bool	trusted(pid_t, pid_t);
+static bool	trusted(pid_t, pid_t, pid_t);
 static bool	trusted_cred(const struct daemon_state *, const struct ucred *,
-		    pid_t);
+		    pid_t, pid_t);
 
 /*
  * Before forking: a socket in a directory of its own, mode 0700, that
@@ -91,11 +91,18 @@ notify_discard(struct daemon_state *ds)
 /*
  * A datagram counts only from the daemon or a process of its session:
  * the middle process leads that session, so its pid is the session id.
+ * For a run of the supervisor (group > 0), only from its process group,
+ * so that no other run's word counts for it.  None for pid -1.
  */
 static bool
-trusted(pid_t sender, pid_t daemon_pid)
+trusted(pid_t sender, pid_t daemon_pid, pid_t group)
 {
-	return (sender == daemon_pid || getsid(sender) == getpid());
+	if (daemon_pid <= 0)
+		return (false);
+	if (sender == daemon_pid)
+		return (true);
+	return (group > 0 ? getpgid(sender) == group :
+	    getsid(sender) == getpid());
 }
 
 /*
@@ -105,10 +112,13 @@ trusted(pid_t sender, pid_t daemon_pid)
  */
 static bool
 trusted_cred(const struct daemon_state *ds, const struct ucred *cred,
-    pid_t daemon_pid)
+    pid_t daemon_pid, pid_t group)
 {
-	if (trusted(cred->pid, daemon_pid))
+	if (trusted(cred->pid, daemon_pid, group))
 		return (true);
+	/* A run of the supervisor has no such excuse: its group is there. */
+	if (daemon_pid <= 0 || group > 0)
+		return (false);
 	return (kill(cred->pid, 0) == -1 && errno == ESRCH &&
 	    cred->uid == (ds->change_user ? ds->uid : geteuid()));
 }
@@ -119,7 +129,8 @@ trusted_cred(const struct daemon_state *ds, const struct ucred *cred,
  * news->errnum), or 0 to go on waiting.
  */
 int
-notify_read(const struct daemon_state *ds, pid_t pid, struct notify_news *news)
+notify_read(const struct daemon_state *ds, pid_t pid, pid_t group,
+    struct notify_news *news)
 {
 	char buf[4096], cbuf[CMSG_SPACE(sizeof(struct ucred))];
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
@@ -154,7 +165,7 @@ notify_read(const struct daemon_state *ds, pid_t pid, struct notify_news *news)
 				have_cred = true;
 			}
 		}
-		if (!have_cred || !trusted_cred(ds, &cred, pid))
+		if (!have_cred || !trusted_cred(ds, &cred, pid, group))
 			continue;
 		buf[n] = '\0';
 		for (line = buf; line != NULL; line = next) {
@@ -177,7 +188,7 @@ notify_read(const struct daemon_state *ds, pid_t pid, struct notify_news *news)
 				    &errstr);
 				/* Never this process, gone in a moment. */
 				if (errstr == NULL && (pid_t)v != getpid() &&
-				    trusted((pid_t)v, pid))
+				    trusted((pid_t)v, pid, group))
 					news->mainpid = (pid_t)v;
 			} else if (strncmp(line, "EXTEND_TIMEOUT_USEC=", 20) ==
 			    0) {

@@ -23,7 +23,8 @@
 #define M_STOP		0x08
 #define M_SIGNAL	0x10
 #define M_RESTART	0x20
-#define M_VERBS		(M_STATUS | M_STOP | M_SIGNAL | M_RESTART)
+#define M_RELOAD	0x40
+#define M_VERBS		(M_STATUS | M_STOP | M_SIGNAL | M_RESTART | M_RELOAD)
 #define M_ALL		(M_START | M_SV | M_VERBS)
 
 /*
@@ -98,8 +99,17 @@ static const struct opt {
 	    "failed starts in a row before giving up (5)" },
 	{ "stop-timeout", OPT_STOP_TIMEOUT, required_argument, M_SV, "S",
 	    "SIGTERM to SIGKILL when stopping the child (10)" },
+	{ "drain-signal", OPT_DRAIN_SIGNAL, required_argument, M_SV, "SIG",
+	    "what an old run gets first, at a stop, restart\n"
+	    "or reload; its group gets SIGKILL later (TERM)" },
+	{ "drain-timeout", OPT_DRAIN_TIMEOUT, required_argument, M_SV, "S",
+	    "from --drain-signal to SIGKILL (--stop-timeout)" },
 	{ "restart", OPT_RESTART, no_argument, M_RESTART, NULL,
 	    "restart a supervised command now" },
+	{ "reload", OPT_RELOAD, no_argument, M_RELOAD, NULL,
+	    "start a new run, and once it is ready end the old one" },
+	{ "settle", OPT_SETTLE, required_argument, M_SV | M_RELOAD, "S",
+	    "a reloaded run must live S s after ready (1)" },
 	{ "supervisor-pidfile", 'P', required_argument, M_SV | M_VERBS,
 	    "FILE", "the supervisor's own pidfile (-r)" },
 	{ "log-size", OPT_LOG_SIZE, required_argument, M_SV, "SIZE",
@@ -122,8 +132,9 @@ static const struct opt {
 	    "report whether the daemon runs (LSB codes)" },
 	{ "stop", OPT_STOP, no_argument, M_STOP, NULL,
 	    "stop the running daemon" },
-	{ "timeout", 't', required_argument, M_START | M_STOP, "SECONDS",
-	    "readiness wait (60), or --stop's grace period (10)" },
+	{ "timeout", 't', required_argument, M_START | M_STOP | M_RELOAD,
+	    "SECONDS", "readiness wait (60), --stop's grace period (10),\n"
+	    "or how long --reload waits for its answer" },
 	{ "user", 'u', required_argument, M_START, "USER[:GROUP]",
 	    "run the command as USER (without root: yourself)" },
 	{ "version", 'V', no_argument, M_ALL, NULL,
@@ -149,12 +160,14 @@ static const char synopsis[] =
     "[...]\n"
     "       daemonize --status | --stop [-s signal] [-t seconds] | "
     "--signal signal |\n"
-    "                 --restart [-v] -p pidfile | -P pidfile\n";
+    "                 --restart [-v] -p pidfile | -P pidfile\n"
+    "       daemonize --reload [--settle seconds] [-t seconds] [-v] "
+    "-p pidfile | -P pidfile\n";
 
 static const char exit_codes[] =
     "Exit status: 0 running, 1 system error, 2 usage, 3 already running,\n"
     "4 died or timed out before ready, 126 command cannot be executed,\n"
-    "127 command not found.\n";
+    "127 command not found; --reload: 5 busy, 6 the old run was killed.\n";
 
 /* -c was relative: which with --chroot has no meaning inside the root. */
 
@@ -186,7 +199,8 @@ static bool
 is_verb(const struct opt *o)
 {
 	return (o->ch == OPT_STATUS || o->ch == OPT_STOP ||
-	    o->ch == OPT_SIGNAL || o->ch == OPT_RESTART || o->ch == 'h' ||
+	    o->ch == OPT_SIGNAL || o->ch == OPT_RESTART ||
+	    o->ch == OPT_RELOAD || o->ch == 'h' ||
 	    o->ch == 'V');
 }
 
@@ -283,6 +297,7 @@ mode_bit(const struct daemon_state *ds)
 	case MODE_STOP:		return (M_STOP);
 	case MODE_SIGNAL:	return (M_SIGNAL);
 	case MODE_RESTART:	return (M_RESTART);
+	case MODE_RELOAD:	return (M_RELOAD);
 	default:
 		return (ds->respawn != RESPAWN_NO ? M_START | M_SV : M_START);
 	}
@@ -296,6 +311,7 @@ verb_name(enum mode mode)
 	case MODE_STOP:		return ("--stop");
 	case MODE_SIGNAL:	return ("--signal");
 	case MODE_RESTART:	return ("--restart");
+	case MODE_RELOAD:	return ("--reload");
 	default:		return ("a start");
 	}
 }
@@ -405,6 +421,9 @@ check(struct daemon_state *ds, int argc, bool seen_keep)
 
 	if (ds->mode != MODE_START) {
 		verb = verb_name(ds->mode);
+		/* --stop has its own default; a reload waits for its answer. */
+		if (ds->mode == MODE_RESTART)
+			ds->timeout = 10;
 		/* The verbs take either pidfile of a supervised service. */
 		if (ds->pid.path != NULL && ds->svpid.path != NULL)
 			errx(EXIT_USAGE, "%s: -p or -P, not both", verb);
@@ -426,8 +445,8 @@ check(struct daemon_state *ds, int argc, bool seen_keep)
 		errx(EXIT_USAGE, "%s: not with -f, which does not wait",
 		    ds->ready == READY_FD ? "--ready-fd" : "--notify");
 	if (ds->timeout != -1 && ds->ready == READY_EXEC)
-		errx(EXIT_USAGE, "-t: only with --ready-fd, --notify or "
-		    "--stop");
+		errx(EXIT_USAGE, "-t: only with --ready-fd, --notify, --stop "
+		    "or --reload");
 	if (ds->ready == READY_FD && (size_t)ds->ready_fd < 3 + ds->nlisten)
 		errx(EXIT_USAGE, "--ready-fd %d: among the sockets of --listen "
 		    "(3 to %zu)", ds->ready_fd, 2 + ds->nlisten);
@@ -445,4 +464,8 @@ check(struct daemon_state *ds, int argc, bool seen_keep)
 		    "the root");
 	if (ds->timeout == -1)
 		ds->timeout = 60;
+	if (ds->drain_timeout == -1)
+		ds->drain_timeout = ds->stop_timeout;
+	if (ds->settle == -1)
+		ds->settle = 1;
 }

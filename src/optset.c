@@ -25,7 +25,7 @@ set_mode(struct daemon_state *ds, enum mode mode, const char *name)
 {
 	if (ds->mode != MODE_START && ds->mode != mode)
 		errx(EXIT_USAGE, "%s: only one of --status, --stop, "
-		    "--signal and --restart", name);
+		    "--signal, --restart and --reload", name);
 	ds->mode = mode;
 }
 
@@ -244,6 +244,15 @@ optset_supervisor(struct daemon_state *ds, int ch, const char *arg, const char *
 	case OPT_STOP_TIMEOUT:
 		ds->stop_timeout = value_seconds(arg, "--stop-timeout", 1);
 		break;
+	case OPT_DRAIN_SIGNAL:
+		ds->drain_signal = value_signal(arg);
+		break;
+	case OPT_DRAIN_TIMEOUT:
+		ds->drain_timeout = value_seconds(arg, "--drain-timeout", 1);
+		break;
+	case OPT_SETTLE:
+		ds->settle = value_seconds(arg, "--settle", 0);
+		break;
 	}
 }
 
@@ -274,6 +283,9 @@ optset_verb(struct daemon_state *ds, int ch, const char *arg)
 		break;
 	case OPT_RESTART:
 		set_mode(ds, MODE_RESTART, "--restart");
+		break;
+	case OPT_RELOAD:
+		set_mode(ds, MODE_RELOAD, "--reload");
 		break;
 	case OPT_SIGNAL:
 		set_mode(ds, MODE_SIGNAL, "--signal");

@@ -82,7 +82,7 @@ ready_discard(struct daemon_state *ds)
 
 /* After a failed start: the end of the log, where the daemon said why. */
 void
-ready_log_tail(const struct daemon_state *ds)
+ready_log_tail(const struct daemon_state *ds, int to)
 {
 	const char *path;
 	char buf[8192], *p;
@@ -112,7 +112,7 @@ ready_log_tail(const struct daemon_state *ds)
 		if (p[-1] == '\n' && ++lines == 10)
 			break;
 	warnx("the last lines of %s:", path);
-	(void)fprintf(stderr, "%s\n", p);
+	(void)dprintf(to, "%s\n", p);
 }
 
 /* Milliseconds on the monotonic clock: deadlines that no clock step moves. */
@@ -265,7 +265,7 @@ heed(struct daemon_state *ds, int repfd, pid_t pid, pid_t *mainpid,
 	int step;
 
 	memset(&news, 0, sizeof(news));
-	step = notify_read(ds, pid, &news);
+	step = notify_read(ds, pid, 0, &news);
 	if (news.mainpid > 0) {
 		*mainpid = news.mainpid;
 		watch_main(*mainpid);
@@ -377,7 +377,9 @@ finish(struct daemon_state *ds, int repfd, const char *status, int step,
 		if (*status != '\0')
 			send_text(repfd, status);
 	}
-	ready_discard(ds);
+	/* The supervisor keeps the socket for the runs of its reloads. */
+	if (step != STEP_READY || ds->respawn == RESPAWN_NO)
+		ready_discard(ds);
 	report_send(repfd, step, value);
 	_exit(EXIT_OK);
 }

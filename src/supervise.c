@@ -54,6 +54,8 @@ static long long	child_started, next_start, stop_deadline;
 static long long	failures, restarts;
 static bool		restart_asked;
 static bool		answered;	/* the caller has had its answer */
+static int		ctl = -1;	/* the control socket */
+static int		asking = -1;	/* a requester, its request on the way */
 
 static void	on_signal(int);
 static bool	listed(int, const int *, size_t);
@@ -69,6 +71,11 @@ static void	title(const struct daemon_state *);
 static void	begin(struct daemon_state *, int);
 static bool	poll_failed(struct daemon_state *);
 static void	end_run(struct daemon_state *);
+static void	stop_run(struct daemon_state *, long long);
+static void	restart(struct daemon_state *);
+static void	request(struct daemon_state *);
+static void	take_over(struct daemon_state *, pid_t);
+static void	reaped(struct daemon_state *, pid_t, int);
 
 /* The handler marks the signal and wakes the loop: the loop does the work. */
 static void
@@ -194,8 +201,9 @@ child_exited(struct daemon_state *ds, int status)
 	 */
 	(void)kill(-child, SIGTERM);
 	child = -1;
+	reload_current_gone();
 	if (state == SV_STOPPING)
-		leave(ds, EXIT_OK);
+		return;
 	/*
 	 * With readiness, the middle process waits for the first child;
 	 * should that die before its word, we die the same way, so that the
@@ -234,18 +242,23 @@ handle(struct daemon_state *ds, int sig)
 {
 	int status;
 
+	pid_t pid, fresh, old;
+
 	switch (sig) {
 	case SIGCHLD:
-		while (child > 0 && waitpid(child, &status, WNOHANG) == child)
-			child_exited(ds, status);
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			reaped(ds, pid, status);
 		break;
 	case SIGTERM:
 	case SIGINT:
-		if (child <= 0)
+		if (state == SV_STOPPING)
+			break;
+		reload_abort(ds, false);
+		if (child <= 0 && reload_runs(&fresh, &old) == 0)
 			leave(ds, EXIT_OK);
 		state = SV_STOPPING;
-		stop_deadline = ready_now_ms() + ds->stop_timeout * 1000;
-		(void)kill(-child, sig);
+		stop_run(ds, ds->drain_timeout);
+		title(ds);
 		break;
 	case SIGHUP:
 		logfile_reopen(ds);
@@ -255,22 +268,109 @@ handle(struct daemon_state *ds, int sig)
 	default:
 		if (sig == SIGRTMIN + 2)
 			answered = true;
-		else if (sig == SIGRTMIN + 1) {
-			/* --restart: now, and revive a given-up child. */
-			failures = 0;
-			if (child > 0) {
-				restart_asked = true;
-				stop_deadline = ready_now_ms() +
-				    ds->stop_timeout * 1000;
-				(void)kill(-child, SIGTERM);
-			} else if (state != SV_STOPPING) {
-				next_start = ready_now_ms();
-				state = SV_BACKOFF;
-			}
-		} else if (child > 0)
+		else if (sig == SIGRTMIN + 1 && !reload_busy())
+			restart(ds);
+		else if (child > 0)
 			(void)kill(child, sig);
 		break;
 	}
+}
+
+/* A run ended: the current one, or one of a reload. */
+static void
+reaped(struct daemon_state *ds, pid_t pid, int status)
+{
+	pid_t fresh, old;
+
+	if (pid == child)
+		child_exited(ds, status);
+	else
+		(void)reload_exited(ds, pid, status);
+	if (state == SV_STOPPING && child <= 0 &&
+	    reload_runs(&fresh, &old) == 0)
+		leave(ds, EXIT_OK);
+	title(ds);
+}
+
+/*
+ * The end of the current run, as systemd's KillMode=mixed has it:
+ * --drain-signal to its main process only, so that it can finish what
+ * it serves, and SIGKILL to its whole group after seconds.
+ */
+static void
+stop_run(struct daemon_state *ds, long long seconds)
+{
+	stop_deadline = ready_now_ms() + seconds * 1000;
+	if (child > 0)
+		(void)kill(child, ds->drain_signal);
+}
+
+/* --restart: now, and revive a given-up child. */
+static void
+restart(struct daemon_state *ds)
+{
+	failures = 0;
+	if (child > 0) {
+		restart_asked = true;
+		stop_run(ds, ds->drain_timeout);
+	} else if (state != SV_STOPPING) {
+		next_start = ready_now_ms();
+		state = SV_BACKOFF;
+	}
+}
+
+/*
+ * A request on the control socket: --restart or --reload.  One at a
+ * time: a reload under way, or a restart, makes the other wait.
+ */
+static void
+request(struct daemon_state *ds)
+{
+	const char *errstr;
+	char buf[128];
+	long long settle;
+	int r, fd;
+
+	if ((r = channel_request(asking, buf, sizeof(buf))) == 0)
+		return;
+	fd = asking;
+	asking = -1;
+	if (r == -1) {
+		(void)close(fd);
+		return;
+	}
+	if (state == SV_STOPPING) {
+		(void)channel_say(fd, "the supervisor is stopping");
+		channel_end(fd, EXIT_ERR, -1);
+	} else if (reload_busy() || restart_asked) {
+		(void)channel_say(fd, reload_busy() ? "a reload is under way: "
+		    "try again once it is done" : "a restart is under way");
+		channel_end(fd, EXIT_BUSY, -1);
+	} else if (strcmp(buf, "restart") == 0) {
+		restart(ds);
+		channel_end(fd, EXIT_OK, child);
+	} else if (strncmp(buf, "reload ", 7) == 0 &&
+	    (settle = strcmp(buf + 7, "-1") == 0 ? -1 :
+	    value_number(buf + 7, 0, 31536000, &errstr), settle == -1 ||
+	    errstr == NULL)) {
+		reload_begin(ds, fd, settle, child);
+		title(ds);
+	} else {
+		(void)channel_say(fd, "an unknown request, refused");
+		channel_end(fd, EXIT_USAGE, -1);
+	}
+}
+
+/* The reloaded run settled: it is the current run from now on. */
+static void
+take_over(struct daemon_state *ds, pid_t fresh)
+{
+	child = fresh;
+	child_started = ready_now_ms();
+	state = SV_RUNNING;
+	(void)pidfile_store(&ds->pid, child);
+	reload_took_over(ds);
+	title(ds);
 }
 
 /* A copy of a NULL-terminated vector of strings, on the heap. */
@@ -301,9 +401,18 @@ title(const struct daemon_state *ds)
 {
 	const char *name;
 
+	pid_t fresh, old;
+
 	name = strrchr(ds->argv[0], '/') != NULL ?
 	    strrchr(ds->argv[0], '/') + 1 : ds->argv[0];
-	if (state == SV_RUNNING)
+	if (reload_runs(&fresh, &old) > 0)
+		setproctitle("-daemonize: %s [child %ld] reloading: %s %ld, "
+		    "%lld restarts", name, (long)child, fresh > 0 ? "new run" :
+		    "old run", (long)(fresh > 0 ? fresh : old), restarts);
+	else if (state == SV_STOPPING)
+		setproctitle("-daemonize: %s [child %ld] stopping, %lld "
+		    "restarts", name, (long)child, restarts);
+	else if (state == SV_RUNNING)
 		setproctitle("-daemonize: %s [child %ld] running, %lld "
 		    "restarts", name, (long)child, restarts);
 	else
@@ -317,6 +426,7 @@ static void
 leave(struct daemon_state *ds, int status)
 {
 	listen_remove(ds);
+	ready_discard(ds);
 	pidfile_discard(ds);
 	_exit(status);
 }
@@ -343,7 +453,8 @@ begin(struct daemon_state *ds, int repfd)
 		if ((ds->env[e] = strdup(ds->env[e])) == NULL)
 			leave(ds, EXIT_ERR);
 	logpipe_init(ds);
-	if (catch_signals() == -1 || chdir("/") == -1) {
+	if (catch_signals() == -1 || chdir("/") == -1 ||
+	    (ctl = channel_open()) == -1) {
 		report_send(repfd, STEP_WAIT, errno);
 		leave(ds, EXIT_ERR);
 	}
@@ -406,32 +517,41 @@ poll_failed(struct daemon_state *ds)
 }
 
 /*
- * Without poll(2) there is no loop to wait in: stop the run as a stop
- * does, SIGTERM to its group, SIGKILL after --stop-timeout, waiting for
- * it by its exit status alone, so that nothing runs on orphaned.
+ * Without poll(2) there is no loop to wait in: stop the runs as a stop
+ * does, --drain-signal, SIGKILL to the groups after --drain-timeout,
+ * waiting for them by their exit status alone, so that nothing runs on
+ * orphaned.
  */
 static void
 end_run(struct daemon_state *ds)
 {
 	const struct timespec pause = { 0, 10 * 1000 * 1000 };
 	long long deadline;
+	pid_t pid, fresh, old;
 	int status;
 
-	if (child <= 0)
-		return;
-	(void)kill(-child, SIGTERM);
-	deadline = ready_now_ms() + ds->stop_timeout * 1000;
-	while (waitpid(child, &status, WNOHANG) == 0) {
-		if (ready_now_ms() >= deadline) {
-			(void)kill(-child, SIGKILL);
-			(void)waitpid(child, &status, 0);
+	reload_abort(ds, false);
+	stop_run(ds, ds->drain_timeout);
+	deadline = ready_now_ms() + ds->drain_timeout * 1000;
+	while (child > 0 || reload_runs(&fresh, &old) > 0) {
+		if ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (pid == child) {
+				logpipe_drain(ds, child);
+				(void)kill(-child, SIGKILL);
+				child = -1;
+			} else
+				(void)reload_exited(ds, pid, status);
+			continue;
+		}
+		if (pid == -1 && errno == ECHILD)
 			break;
+		if (ready_now_ms() >= deadline) {
+			if (child > 0)
+				(void)kill(-child, SIGKILL);
+			reload_abort(ds, true);
 		}
 		(void)nanosleep(&pause, NULL);
 	}
-	logpipe_drain(ds, child);
-	(void)kill(-child, SIGKILL);
-	child = -1;
 }
 
 /*
@@ -441,8 +561,11 @@ end_run(struct daemon_state *ds)
 void
 supervise(struct daemon_state *ds, int repfd)
 {
-	struct pollfd pfd[3];
+	enum { SIG, LOGS, CTL = LOGS + LOGPIPE_FDS, ASKING, NOTIFY, READY,
+	    NFDS };
+	struct pollfd pfd[NFDS];
 	long long timeout, now, by;
+	pid_t fresh;
 	bool idle;
 	int n;
 
@@ -450,34 +573,59 @@ supervise(struct daemon_state *ds, int repfd)
 	for (;;) {
 		now = ready_now_ms();
 		timeout = -1;
-		if (state == SV_BACKOFF)
+		if (state == SV_BACKOFF && !reload_busy())
 			timeout = next_start > now ? next_start - now : 0;
 		else if (state == SV_STOPPING || restart_asked)
 			timeout = stop_deadline > now ? stop_deadline - now : 0;
 		if ((by = logfile_deadline()) != -1 && (timeout == -1 ||
 		    by - now < timeout))
 			timeout = by > now ? by - now : 0;
+		if ((by = reload_deadline()) != -1 && (timeout == -1 ||
+		    by - now < timeout))
+			timeout = by > now ? by - now : 0;
 		idle = timeout == -1 && (timeout = logpipe_idle_after()) != -1;
 		if (timeout > 60000)
 			timeout = 60000;
-		pfd[0] = (struct pollfd){ sig_pipe[0], POLLIN, 0 };
-		logpipe_poll(&pfd[1]);
-		if ((n = poll(pfd, 3, (int)timeout)) == -1 && !poll_failed(ds))
+		pfd[SIG] = (struct pollfd){ sig_pipe[0], POLLIN, 0 };
+		logpipe_poll(&pfd[LOGS]);
+		pfd[CTL] = (struct pollfd){ asking == -1 ? ctl : -1, POLLIN, 0 };
+		pfd[ASKING] = (struct pollfd){ asking, POLLIN, 0 };
+		/* Until the middle process is gone, its datagrams are its. */
+		pfd[NOTIFY] = (struct pollfd){ answered ? ds->notify_sock : -1,
+		    POLLIN, 0 };
+		pfd[READY] = (struct pollfd){ reload_fd(), POLLIN, 0 };
+		if ((n = poll(pfd, NFDS, (int)timeout)) == -1 &&
+		    !poll_failed(ds))
 			continue;
 		if (n == 0 && idle)
 			logpipe_idle();
-		logpipe_pump(ds, &pfd[1], child);
-		if (pfd[0].revents != 0)
+		logpipe_pump(ds, &pfd[LOGS]);
+		if (pfd[SIG].revents != 0)
 			take_signals(ds);
+		if (pfd[NOTIFY].fd != -1 && pfd[NOTIFY].revents != 0)
+			reload_notify(ds);
+		if (pfd[READY].fd != -1 && pfd[READY].revents != 0)
+			reload_ready_fd(ds);
+		if (pfd[CTL].fd != -1 && pfd[CTL].revents != 0)
+			asking = channel_accept(ctl);
+		if (asking != -1)
+			request(ds);
 		now = ready_now_ms();
 		logfile_tick(now);
-		if (state == SV_BACKOFF && now >= next_start && !start(ds)) {
+		if ((fresh = reload_tick(ds, now)) > 0)
+			take_over(ds, fresh);
+		if (state == SV_BACKOFF && now >= next_start &&
+		    !reload_busy() && !start(ds)) {
 			failures++;
 			back_off(ds);
-		} else if ((state == SV_STOPPING || restart_asked) &&
-		    child > 0 && now >= stop_deadline) {
+		} else if (((state == SV_STOPPING && (child > 0 ||
+		    reload_busy())) || (restart_asked && child > 0)) &&
+		    now >= stop_deadline) {
 			/* Its whole group: nothing it started runs on. */
-			(void)kill(-child, SIGKILL);
+			if (child > 0)
+				(void)kill(-child, SIGKILL);
+			if (state == SV_STOPPING)
+				reload_abort(ds, true);
 			stop_deadline = now + 60000;
 		}
 	}
