@@ -421,7 +421,7 @@ check(struct daemon_state *ds, int argc, bool seen_keep)
 
 	if (ds->mode != MODE_START) {
 		verb = verb_name(ds->mode);
-		/* --stop has its own default; a reload waits for its answer. */
+		/* --restart is answered at once; --reload waits for its answer. */
 		if (ds->mode == MODE_RESTART)
 			ds->timeout = 10;
 		/* The verbs take either pidfile of a supervised service. */

@@ -252,7 +252,7 @@ now_ms() {
 @test "--restart refuses a daemon that is not supervised" {
 	start_sleeper "$T/d.pid"
 	run -1 --separate-stderr "$DAEMONIZE" --restart -p "$T/d.pid"
-	assert_equal "$stderr" "daemonize: $T/d.pid: not a supervised daemon (-r): nothing signalled"
+	assert_equal "$stderr" "daemonize: $T/d.pid: not a supervised daemon (-r): nothing asked"
 	alive "$(cat "$T/d.pid")"
 }
 
