@@ -18,6 +18,7 @@
 #include "daemonize.h"
 
 static bool	is_run(pid_t, pid_t);
+static size_t	state_len(const char *);
 
 /*
  * How pid holds the file sb describes: HOLDS_OPEN, with HOLDS_WRITE when
@@ -200,15 +201,38 @@ proc_run_of(pid_t sup, pid_t named)
  * had no room for them whole.  The last that fit: the command's name may
  * look like them.
  */
+/* The length of the state at q, ", " included, or 0 if none is there. */
+static size_t
+state_len(const char *q)
+{
+	static const char *const states[] = {
+		"running, ", "backing off, ", "given up, ", "stopping, ",
+	};
+	static const char *const reloading[] = {
+		"reloading: new run ", "reloading: old run ",
+	};
+	size_t i, len, digits;
+
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		if (strncmp(q, states[i], strlen(states[i])) == 0)
+			return (strlen(states[i]));
+	for (i = 0; i < sizeof(reloading) / sizeof(reloading[0]); i++) {
+		len = strlen(reloading[i]);
+		if (strncmp(q, reloading[i], len) != 0)
+			continue;
+		digits = strspn(q + len, "0123456789");
+		if (digits > 0 && strncmp(q + len + digits, ", ", 2) == 0)
+			return (len + digits + 2);
+	}
+	return (0);
+}
+
 const char *
 proc_title(pid_t sup, char *title, size_t size)
 {
-	static const char *const states[] = {
-		"running, ", "backing off, ", "given up, ",
-	};
 	static const char restarts[] = " restarts";
 	char path[64], *p, *q, *words, *end;
-	size_t i, len, digits;
+	size_t len, digits;
 	ssize_t n;
 	int fd;
 
@@ -223,16 +247,13 @@ proc_title(pid_t sup, char *title, size_t size)
 	words = end = NULL;
 	for (p = title; (p = strstr(p, "] ")) != NULL; p++) {
 		q = p + 2;
-		for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-			len = strlen(states[i]);
-			if (strncmp(q, states[i], len) != 0)
-				continue;
-			digits = strspn(q + len, "0123456789");
-			if (digits > 0 && strncmp(q + len + digits, restarts,
-			    sizeof(restarts) - 1) == 0) {
-				words = q;
-				end = q + len + digits + sizeof(restarts) - 1;
-			}
+		if ((len = state_len(q)) == 0)
+			continue;
+		digits = strspn(q + len, "0123456789");
+		if (digits > 0 && strncmp(q + len + digits, restarts,
+		    sizeof(restarts) - 1) == 0) {
+			words = q;
+			end = q + len + digits + sizeof(restarts) - 1;
 		}
 	}
 	if (words == NULL)
