@@ -221,7 +221,7 @@ child_exited(struct daemon_state *ds, int status)
 	if (restart_asked) {
 		restart_asked = false;
 		failures = 0;
-	} else if (clean && ds->respawn == RESPAWN_FAILURE)
+	} else if (clean && ds->respawn == RESPAWN_FAILURE && !reload_busy())
 		leave(ds, EXIT_OK);
 	else {
 		if (WIFSIGNALED(status))
