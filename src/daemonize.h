@@ -528,6 +528,7 @@ struct sink *logfile_of(int);
 void	logfile_write(const struct daemon_state *, struct sink *, const char *,
 	    size_t);
 void	logfile_end_run(void);
+void	logfile_own_line(void);
 void	logfile_reopen(struct daemon_state *);
 long long logfile_deadline(void);
 void	logfile_tick(long long);

@@ -129,6 +129,7 @@ say(const struct daemon_state *ds, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	logfile_own_line();
 	warnx("%s", msg);
 	if (ds->syslog)
 		logsys_send(ds, LOG_ERR, msg, strlen(msg), getpid(), NULL);
@@ -286,6 +287,21 @@ logfile_end_run(void)
 		if (sinks[i].next != -1)
 			switch_to_next(&sinks[i]);
 	}
+}
+
+/*
+ * Before a word of our own in the log, amid a run's output: on a line
+ * of its own, even when the run is in the middle of one, whose rest
+ * then follows on the next line.
+ */
+void
+logfile_own_line(void)
+{
+	struct sink *k = logfile_of(1);
+
+	if (k->cut)
+		put(k, "\n", 1);
+	k->cut = false;
 }
 
 /*

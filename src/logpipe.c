@@ -38,12 +38,14 @@ struct stream {
 	bool			midline; /* the last byte moved was no '\n' */
 	char			line[LOGSYS_LINE];	/* for --syslog */
 	size_t			linelen;
+	char			*held;	/* HOLD_SIZE bytes, touched only then */
 	size_t			heldlen;
-	char			held[HOLD_SIZE] __attribute__((__aligned__(4096)));
 };
 
 /* The runs' streams: slot by slot, stdout then stderr. */
 static struct stream	streams[RUNS][2];
+static char		holds[RUNS][2][HOLD_SIZE]
+			    __attribute__((__aligned__(4096)));
 static pid_t		runs[RUNS];	/* whose slot it is; 0: free */
 /* The buffers: page-aligned, so that going idle can give them back. */
 static char		pump_buf[PUMP_SIZE] __attribute__((__aligned__(4096)));
@@ -249,7 +251,7 @@ pump(const struct daemon_state *ds, struct stream *s, bool all, pid_t run)
 			return;
 		if (shared)
 			n = read(s->in, s->held + s->heldlen,
-			    sizeof(s->held) - s->heldlen);
+			    HOLD_SIZE - s->heldlen);
 		else
 			n = read(s->in, pump_buf, sizeof(pump_buf));
 		if (n == -1 && errno == EINTR)
@@ -270,7 +272,7 @@ pump(const struct daemon_state *ds, struct stream *s, bool all, pid_t run)
 		if (shared) {
 			s->heldlen += (size_t)n;
 			/* Full: no line may wait longer than that. */
-			release(ds, s, s->heldlen == sizeof(s->held), run);
+			release(ds, s, s->heldlen == HOLD_SIZE, run);
 		} else
 			move(ds, s, pump_buf, (size_t)n, run);
 	} while (all);
@@ -286,6 +288,7 @@ logpipe_init(const struct daemon_state *ds)
 	for (r = 0; r < RUNS; r++)
 		for (k = 0; k < 2; k++) {
 			streams[r][k].in = -1;
+			streams[r][k].held = holds[r][k];
 			streams[r][k].to = logfile_of(k);
 			streams[r][k].severity = k == 0 ? LOG_INFO : LOG_ERR;
 		}
@@ -402,7 +405,7 @@ logpipe_idle(void)
 	for (r = 0; r < RUNS; r++)
 		for (k = 0; k < 2; k++)
 			if (streams[r][k].heldlen == 0)
-				(void)madvise(streams[r][k].held,
-				    sizeof(streams[r][k].held), MADV_DONTNEED);
+				(void)madvise(holds[r][k], HOLD_SIZE,
+				    MADV_DONTNEED);
 	pump_dirty = false;
 }

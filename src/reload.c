@@ -93,6 +93,7 @@ answer_failure(const struct daemon_state *ds)
 		ready_log_tail(ds, rl.conn);
 		(void)err_to(was);
 	}
+	logfile_own_line();
 	warnx("%s: reload failed; pid %ld goes on", ds->argv[0],
 	    (long)rl.old);
 	answer(code, -1);
@@ -370,6 +371,7 @@ reload_took_over(const struct daemon_state *ds)
 		answer(EXIT_OK, rl.took);
 		return;
 	}
+	logfile_own_line();
 	warnx("%s: reloaded: pid %ld took over from pid %ld", ds->argv[0],
 	    (long)rl.took, (long)rl.old);
 	rl.phase = DRAINING;
