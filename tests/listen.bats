@@ -148,7 +148,7 @@ open(sys.argv[2], "w").close(); time.sleep(10)' "$port" "$T/held" 3>&- &
 	[ -f "$dir/file" ] && [ -L "$dir/link" ]
 }
 
-@test "the supervisor keeps its unix socket across respawns and removes it at exit, if still its own" {
+@test "the supervisor keeps its unix socket across respawns and reloads and removes it at exit, if still its own" {
 	"$DAEMONIZE" -r --min-uptime 0 -P "$T/s.pid" -p "$T/d.pid" \
 		--listen "unix:$T/s" sleep 300 3>&-
 	remember_pidfile "$T/s.pid"
@@ -159,6 +159,15 @@ open(sys.argv[2], "w").close(); time.sleep(10)' "$port" "$T/held" 3>&- &
 	kill -KILL "$child"
 	wait_for_new_child "$T/d.pid" "$child"
 	assert_equal "$(stat -c %i "$T/s")" "$ino"
+	# A reload's new run gets the same socket, and it stays.
+	child=$(cat "$T/d.pid")
+	run -0 --separate-stderr "$DAEMONIZE" --reload --settle 0 -P "$T/s.pid"
+	remember "$output"
+	[ "$output" != "$child" ]
+	assert_equal "$(cat "$T/d.pid")" "$output"
+	assert_equal "$(stat -c %i "$T/s")" "$ino"
+	# Its fd 3 is the very socket the supervisor holds.
+	fds_of "$(cat "$T/s.pid")" | grep -qF -- "-> $(readlink "/proc/$output/fd/3")"
 	run -0 "$DAEMONIZE" --stop -P "$T/s.pid"
 	[ ! -e "$T/s" ]
 	# A file that took the name meanwhile is not ours to remove.
