@@ -160,7 +160,9 @@ channel_end(int fd, int code, pid_t pid)
 /*
  * The verbs' side: ask the supervisor sup, print what it says on our
  * stderr, and return the exit status it answers, with *pid the pid it
- * names.  Waits at most timeout seconds (-1: until the answer).
+ * names.  Waits at most timeout seconds (-1: until the answer).  Returns
+ * CHANNEL_NONE when there is no control socket to ask, CHANNEL_LATE when
+ * the time ran out, having said so.
  */
 int
 channel_ask(pid_t sup, const char *what, const char *request,
@@ -189,7 +191,7 @@ channel_ask(pid_t sup, const char *what, const char *request,
 		warn("%s: supervisor %ld: its control socket", what,
 		    (long)sup);
 		(void)close(fd);
-		return (EXIT_ERR);
+		return (CHANNEL_NONE);
 	}
 	/* A squatter on the name is no supervisor of ours. */
 	if (peer(fd, &uid) != sup) {
@@ -210,7 +212,8 @@ channel_ask(pid_t sup, const char *what, const char *request,
 		if (deadline != -1 && left <= 0) {
 			warnx("%s: no answer within %lld s; the supervisor "
 			    "goes on", what, timeout);
-			break;
+			(void)close(fd);
+			return (CHANNEL_LATE);
 		}
 		if ((r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left))
 		    == -1 && errno != EINTR) {

@@ -11,6 +11,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +44,7 @@ static bool	escalate(const struct daemon_state *, int, const struct stat *,
 		    const struct found *, long long);
 static int	running(const struct daemon_state *, struct found *);
 static int	ask(struct daemon_state *, const char *, pid_t *);
+static int	plain(int);
 static int	signal_found(const struct daemon_state *, int,
 		    const struct found *);
 
@@ -421,13 +423,21 @@ ask(struct daemon_state *ds, const char *request, pid_t *pid)
 	return (channel_ask(f.to, ds->pid.path, request, ds->timeout, pid));
 }
 
+/* A verb's exit status for what channel_ask() returned. */
+static int
+plain(int code)
+{
+	return (code == CHANNEL_NONE || code == CHANNEL_LATE ? EXIT_ERR :
+	    code);
+}
+
 /* --restart: the command again now, reviving one that gave up. */
 int
 control_restart(struct daemon_state *ds)
 {
 	pid_t pid;
 
-	return (ask(ds, "restart", &pid));
+	return (plain(ask(ds, "restart", &pid)));
 }
 
 /*
@@ -442,12 +452,43 @@ control_reload(struct daemon_state *ds)
 	int code;
 
 	(void)snprintf(request, sizeof(request), "reload %lld", ds->settle);
-	code = ask(ds, request, &pid);
+	code = plain(ask(ds, request, &pid));
 	if ((code == EXIT_OK || code == EXIT_KILLED) && pid > 0) {
 		printf("%ld\n", (long)pid);
 		if (ds->verbose)
 			warnx("%s: reloaded: pid %ld", ds->pid.path,
 			    (long)pid);
 	}
+	return (code);
+}
+
+/*
+ * --upgrade: the supervisor execs a new daemonize in its own process;
+ * the image that supervises afterwards gives the verdict.  4: not
+ * upgraded, the old image supervises on; 5: no verdict in time.
+ */
+int
+control_upgrade(struct daemon_state *ds)
+{
+	char request[PATH_MAX + 16];
+	pid_t pid;
+	int code;
+
+	(void)snprintf(request, sizeof(request), "upgrade %s",
+	    ds->upgrade_path != NULL ? ds->upgrade_path : "");
+	code = ask(ds, request, &pid);
+	if (code == CHANNEL_NONE) {
+		warnx("%s: not upgraded: the supervisor has no control socket "
+		    "(it predates --upgrade)", ds->pid.path);
+		return (EXIT_NOTREADY);
+	}
+	if (code == CHANNEL_LATE)
+		return (EXIT_BUSY);
+	/* An older supervisor that does not know the request refuses it. */
+	if (code == EXIT_USAGE)
+		return (EXIT_NOTREADY);
+	if (code == EXIT_OK && ds->verbose)
+		warnx("%s: upgraded; child %ld supervised on", ds->pid.path,
+		    (long)pid);
 	return (code);
 }

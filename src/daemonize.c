@@ -40,10 +40,15 @@ main(int argc, char *argv[])
 {
 	/* Static, so that what it points to is never taken for a leak. */
 	static struct daemon_state ds = DAEMON_STATE_INIT;
-	int repfd;
+	char **title_argv = argv;
+	int title_argc = argc, repfd;
+	bool upgraded;
 
 	output_guard_stdio();
 	privs_refuse_setid();
+	/* A new image of --upgrade reads its state and our options again. */
+	upgraded = upgrade_open(&argc, &argv);
+	ds.args = argv;
 	options_parse(&ds, argc, argv);
 #ifdef LIBBSD_OVERLAY
 	/*
@@ -52,7 +57,10 @@ main(int argc, char *argv[])
 	 * behind '+'), and copying the environment costs every start.
 	 */
 	if (ds.respawn != RESPAWN_NO)
-		setproctitle_init(argc, argv, environ);
+		setproctitle_init(title_argc, title_argv, environ);
+#else
+	(void)title_argc;
+	(void)title_argv;
 #endif
 	switch (ds.mode) {
 	case MODE_STATUS:
@@ -65,6 +73,8 @@ main(int argc, char *argv[])
 		return (control_restart(&ds));
 	case MODE_RELOAD:
 		return (control_reload(&ds));
+	case MODE_UPGRADE:
+		return (control_upgrade(&ds));
 	case MODE_START:
 		break;
 	}
@@ -79,6 +89,11 @@ main(int argc, char *argv[])
 	chroot_check(&ds);
 	envfile_read(&ds);
 	exec_resolve(&ds);
+	/* --upgrade: the supervisor goes on here, in a new image. */
+	if (upgraded) {
+		upgrade_adopt(&ds);
+		supervise_resume(&ds);
+	}
 
 	/* Acquire everything before detaching, so errors reach the caller. */
 	undo = &ds;

@@ -34,6 +34,7 @@ enum mode {
 	MODE_SIGNAL,
 	MODE_RESTART,
 	MODE_RELOAD,
+	MODE_UPGRADE,
 };
 
 /* -r: when the supervisor starts the command again. */
@@ -162,6 +163,9 @@ struct listener {
 
 struct daemon_state {
 	enum mode	  mode;
+	char		**args;		/* our whole command line, for --upgrade */
+	char		 *self_path;	/* -r: the binary we were started from */
+	char		 *start_dir;	/* -r: the directory we were started in */
 	char		**argv;		/* the command and its arguments */
 	char		 *exec_path;	/* the absolute path for execve(2) */
 	struct pidfile	  pid;		/* -p: the daemon, or -r's child */
@@ -197,6 +201,7 @@ struct daemon_state {
 	int		  drain_signal;	/* an ending run's first signal */
 	long long	  drain_timeout; /* seconds from it to SIGKILL, or -1 */
 	long long	  settle;	/* seconds a reloaded run must last, or -1 */
+	char		 *upgrade_path;	/* --upgrade=PATH, absolute, or NULL */
 	bool		  timestamps;	/* an RFC 3339 time before each line */
 	bool		  syslog;	/* each line to syslog too */
 	long long	  log_size;	/* --log-size bytes, or 0 */
@@ -303,6 +308,7 @@ enum {
 	OPT_STOP_TIMEOUT,
 	OPT_SYSLOG,
 	OPT_TIMESTAMPS,
+	OPT_UPGRADE,
 };
 
 void	options_parse(struct daemon_state *, int, char **);
@@ -313,7 +319,7 @@ void	optset_start(struct daemon_state *, int, char *, const char *);
 void	optset_env(struct daemon_state *, int, char *);
 void	optset_supervisor(struct daemon_state *, int, const char *,
 	    const char *);
-void	optset_verb(struct daemon_state *, int, const char *);
+void	optset_verb(struct daemon_state *, int, const char *, const char *);
 
 /* value.c */
 char	*value_path(const char *);
@@ -331,8 +337,11 @@ int	control_stop(struct daemon_state *);
 int	control_signal(struct daemon_state *);
 int	control_restart(struct daemon_state *);
 int	control_reload(struct daemon_state *);
+int	control_upgrade(struct daemon_state *);
 
 /* channel.c */
+#define CHANNEL_NONE	(-1)	/* no control socket to ask */
+#define CHANNEL_LATE	(-2)	/* no answer in time */
 int	channel_open(void);
 int	channel_accept(int);
 int	channel_request(int, char *, size_t);
@@ -342,6 +351,48 @@ int	channel_ask(pid_t, const char *, const char *, long long, pid_t *);
 
 /* err.c */
 int	err_to(int);
+
+/* state.c */
+#define STATE_MAX	(256 * 1024)	/* the longest state read */
+#define STATE_LINE_MAX	4096	/* the longest value */
+#define STATE_KEYS_MAX	256
+/* A state being written (buf, len), or one read (keys and values). */
+struct state {
+	char		*buf;
+	size_t		 len;
+	size_t		 size;
+	bool		 failed;	/* out of room or memory: no state */
+	uint64_t	 sum;		/* the end line's hash, once sealed */
+	const char	*keys[STATE_KEYS_MAX];
+	const char	*values[STATE_KEYS_MAX];
+	size_t		 n;
+};
+uint64_t state_hash(const char *, size_t);
+void	state_init(struct state *);
+void	state_put(struct state *, const char *, const char *, ...)
+	    __attribute__((__format__(__printf__, 3, 4)));
+int	state_seal(struct state *);
+int	state_parse(struct state *, const char *, size_t, const char *const *,
+	    const char **);
+const char *state_get(const struct state *, const char *);
+int	state_numbers(const struct state *, const char *, long long *, size_t,
+	    long long, long long);
+void	state_free(struct state *);
+
+/* upgrade.c */
+/* What the supervisor gives --upgrade: its part of the state, and a last look at its signals. */
+struct upgrade_hooks {
+	void		(*save)(const struct daemon_state *, struct state *);
+	const char	*(*pending)(struct daemon_state *);
+};
+int	upgrade_put_fd(struct state *, const char *, int);
+int	upgrade_fd(const char *);
+const struct state *upgrade_state(void);
+void	upgrade_run(struct daemon_state *, int, const char *,
+	    const struct upgrade_hooks *);
+bool	upgrade_open(int *, char ***);
+void	upgrade_adopt(struct daemon_state *);
+void	upgrade_done(pid_t);
 
 /* holder.c */
 struct stat;
@@ -492,6 +543,7 @@ void	exec_fail_detail(struct daemon_state *, int, int, int)
 
 /* supervise.c */
 void	supervise(struct daemon_state *, int) __attribute__((__noreturn__));
+void	supervise_resume(struct daemon_state *) __attribute__((__noreturn__));
 
 /* child.c */
 pid_t	child_start(struct daemon_state *, struct status_msg *);
@@ -519,6 +571,9 @@ void	logpipe_poll(struct pollfd *);
 void	logpipe_pump(const struct daemon_state *, const struct pollfd *);
 void	logpipe_drain(const struct daemon_state *, pid_t);
 int	logpipe_idle_after(void);
+bool	logpipe_shared(void);
+void	logpipe_save(struct state *);
+int	logpipe_load(const struct state *);
 void	logpipe_idle(void);
 
 /* logfile.c */
@@ -531,6 +586,9 @@ void	logfile_end_run(void);
 void	logfile_own_line(void);
 void	logfile_reopen(struct daemon_state *);
 long long logfile_deadline(void);
+bool	logfile_busy(void);
+void	logfile_save(struct state *);
+int	logfile_load(const struct state *);
 void	logfile_tick(long long);
 
 /* logsys.c */

@@ -8,6 +8,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -352,4 +353,41 @@ logfile_tick(long long now)
 	for (i = 0; i < 2; i++)
 		if (sinks[i].next != -1 && now >= sinks[i].next_by)
 			cut_line(&sinks[i]);
+}
+
+/* A rotation waits for a line's end: an upgrade must wait for that. */
+bool
+logfile_busy(void)
+{
+	return (sinks[0].next != -1 || sinks[1].next != -1);
+}
+
+/*
+ * --upgrade: whether each file is in the middle of a line, and what a
+ * full disk has dropped so far; the rest the new image finds again.
+ */
+void
+logfile_save(struct state *st)
+{
+	state_put(st, "!sink.0", "%d %llu", sinks[0].cut, sinks[0].dropped);
+	state_put(st, "!sink.1", "%d %llu", sinks[1].cut, sinks[1].dropped);
+}
+
+/* In a new image, after logfile_init(). */
+int
+logfile_load(const struct state *st)
+{
+	long long v[2];
+	char key[16];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		(void)snprintf(key, sizeof(key), "sink.%d", i);
+		if (state_numbers(st, key, v, 2, 0, LLONG_MAX) == -1 ||
+		    v[0] > 1)
+			return (-1);
+		sinks[i].cut = v[0] == 1;
+		sinks[i].dropped = (unsigned long long)v[1];
+	}
+	return (0);
 }

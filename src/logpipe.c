@@ -8,8 +8,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
@@ -408,4 +410,95 @@ logpipe_idle(void)
 				(void)madvise(holds[r][k], HOLD_SIZE,
 				    MADV_DONTNEED);
 	pump_dirty = false;
+}
+
+/* Two runs write: an upgrade must wait for the end of that. */
+bool
+logpipe_shared(void)
+{
+	return (live() > 1);
+}
+
+/*
+ * --upgrade: each run's pipes, and where each stream stands in its
+ * line, so that the new image stamps no line in its middle.  A partial
+ * line kept for syslog goes along, in hex.
+ */
+void
+logpipe_save(struct state *st)
+{
+	char name[32], hex[2 * LOGSYS_LINE + 1];
+	const struct stream *s;
+	size_t i;
+	int r, k;
+
+	for (r = 0; r < RUNS; r++) {
+		if (runs[r] == 0)
+			continue;
+		(void)snprintf(name, sizeof(name), "!run.%d", r);
+		state_put(st, name, "%ld", (long)runs[r]);
+		for (k = 0; k < 2; k++) {
+			s = &streams[r][k];
+			(void)snprintf(name, sizeof(name), "pipe.%d.%d", r, k);
+			(void)upgrade_put_fd(st, name, s->in);
+			for (i = 0; i < s->linelen; i++)
+				(void)snprintf(hex + 2 * i, 3, "%02x",
+				    (unsigned char)s->line[i]);
+			hex[2 * s->linelen] = '\0';
+			(void)snprintf(name, sizeof(name), "!stream.%d.%d", r,
+			    k);
+			state_put(st, name, "%d %zu%s%s", s->midline,
+			    s->linelen, s->linelen > 0 ? " " : "", hex);
+			if (s->heldlen > 0)
+				st->failed = true;
+		}
+	}
+}
+
+/* In a new image, after logpipe_init(): the runs' pipes again. */
+int
+logpipe_load(const struct state *st)
+{
+	char name[32], word[3] = { 0, 0, 0 };
+	const char *v, *hex;
+	struct stream *s;
+	long long pid;
+	size_t i, len;
+	int r, k;
+
+	for (r = 0; r < RUNS; r++) {
+		(void)snprintf(name, sizeof(name), "run.%d", r);
+		if (state_get(st, name) == NULL)
+			continue;
+		if (state_numbers(st, name, &pid, 1, 1, INT_MAX) == -1)
+			return (-1);
+		runs[r] = (pid_t)pid;
+		for (k = 0; k < 2; k++) {
+			s = &streams[r][k];
+			(void)snprintf(name, sizeof(name), "pipe.%d.%d", r, k);
+			s->in = upgrade_fd(name);
+			(void)snprintf(name, sizeof(name), "stream.%d.%d", r,
+			    k);
+			if ((v = state_get(st, name)) == NULL ||
+			    (v[0] != '0' && v[0] != '1') || v[1] != ' ')
+				return (-1);
+			s->midline = v[0] == '1';
+			len = strspn(v + 2, "0123456789");
+			if (len == 0 || len > 4)
+				return (-1);
+			s->linelen = (size_t)atoi(v + 2);
+			hex = v + 2 + len;
+			if (s->linelen > LOGSYS_LINE || (s->linelen > 0 &&
+			    (*hex++ != ' ' || strlen(hex) != 2 * s->linelen)) ||
+			    (s->linelen == 0 && *hex != '\0'))
+				return (-1);
+			for (i = 0; i < s->linelen; i++) {
+				memcpy(word, hex + 2 * i, 2);
+				if (strspn(word, "0123456789abcdef") != 2)
+					return (-1);
+				s->line[i] = (char)strtol(word, NULL, 16);
+			}
+		}
+	}
+	return (0);
 }

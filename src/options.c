@@ -24,7 +24,9 @@
 #define M_SIGNAL	0x10
 #define M_RESTART	0x20
 #define M_RELOAD	0x40
-#define M_VERBS		(M_STATUS | M_STOP | M_SIGNAL | M_RESTART | M_RELOAD)
+#define M_UPGRADE	0x80
+#define M_VERBS		(M_STATUS | M_STOP | M_SIGNAL | M_RESTART | M_RELOAD | \
+			    M_UPGRADE)
 #define M_ALL		(M_START | M_SV | M_VERBS)
 
 /*
@@ -132,9 +134,13 @@ static const struct opt {
 	    "report whether the daemon runs (LSB codes)" },
 	{ "stop", OPT_STOP, no_argument, M_STOP, NULL,
 	    "stop the running daemon" },
-	{ "timeout", 't', required_argument, M_START | M_STOP | M_RELOAD,
-	    "SECONDS", "readiness wait (60), --stop's grace period (10),\n"
-	    "or how long --reload waits for its answer" },
+	{ "timeout", 't', required_argument,
+	    M_START | M_STOP | M_RELOAD | M_UPGRADE, "SECONDS",
+	    "readiness wait (60), --stop's grace period (10),\n"
+	    "or how long --reload (no limit) or --upgrade (30)\n"
+	    "wait for the answer" },
+	{ "upgrade", OPT_UPGRADE, optional_argument, M_UPGRADE, "[=PATH]",
+	    "the supervisor execs a new daemonize in its place" },
 	{ "user", 'u', required_argument, M_START, "USER[:GROUP]",
 	    "run the command as USER (without root: yourself)" },
 	{ "version", 'V', no_argument, M_ALL, NULL,
@@ -162,12 +168,15 @@ static const char synopsis[] =
     "--signal signal |\n"
     "                 --restart [-v] -p pidfile | -P pidfile\n"
     "       daemonize --reload [--settle seconds] [-t seconds] [-v] "
+    "-p pidfile | -P pidfile\n"
+    "       daemonize --upgrade[=path] [-t seconds] [-v] "
     "-p pidfile | -P pidfile\n";
 
 static const char exit_codes[] =
     "Exit status: 0 running, 1 system error, 2 usage, 3 already running,\n"
     "4 died or timed out before ready, 126 command cannot be executed,\n"
-    "127 command not found; --reload: 5 busy, 6 the old run was killed.\n";
+    "127 command not found; --reload: 5 busy, 6 the old run was killed;\n"
+    "--upgrade: 4 not upgraded, 5 no verdict in time.\n";
 
 /* -c was relative: which with --chroot has no meaning inside the root. */
 
@@ -200,7 +209,7 @@ is_verb(const struct opt *o)
 {
 	return (o->ch == OPT_STATUS || o->ch == OPT_STOP ||
 	    o->ch == OPT_SIGNAL || o->ch == OPT_RESTART ||
-	    o->ch == OPT_RELOAD || o->ch == 'h' ||
+	    o->ch == OPT_RELOAD || o->ch == OPT_UPGRADE || o->ch == 'h' ||
 	    o->ch == 'V');
 }
 
@@ -298,6 +307,7 @@ mode_bit(const struct daemon_state *ds)
 	case MODE_SIGNAL:	return (M_SIGNAL);
 	case MODE_RESTART:	return (M_RESTART);
 	case MODE_RELOAD:	return (M_RELOAD);
+	case MODE_UPGRADE:	return (M_UPGRADE);
 	default:
 		return (ds->respawn != RESPAWN_NO ? M_START | M_SV : M_START);
 	}
@@ -312,6 +322,7 @@ verb_name(enum mode mode)
 	case MODE_SIGNAL:	return ("--signal");
 	case MODE_RESTART:	return ("--restart");
 	case MODE_RELOAD:	return ("--reload");
+	case MODE_UPGRADE:	return ("--upgrade");
 	default:		return ("a start");
 	}
 }
@@ -396,7 +407,7 @@ options_parse(struct daemon_state *ds, int argc, char **argv)
 		optset_start(ds, ch, optarg, cur);
 		optset_env(ds, ch, optarg);
 		optset_supervisor(ds, ch, optarg, cur);
-		optset_verb(ds, ch, optarg);
+		optset_verb(ds, ch, optarg, cur);
 	}
 	argc -= optind;
 	argv += optind;
@@ -424,6 +435,8 @@ check(struct daemon_state *ds, int argc, bool seen_keep)
 		/* --restart is answered at once; --reload waits for its answer. */
 		if (ds->mode == MODE_RESTART)
 			ds->timeout = 10;
+		if (ds->mode == MODE_UPGRADE && ds->timeout == -1)
+			ds->timeout = 30;
 		/* The verbs take either pidfile of a supervised service. */
 		if (ds->pid.path != NULL && ds->svpid.path != NULL)
 			errx(EXIT_USAGE, "%s: -p or -P, not both", verb);
@@ -445,8 +458,8 @@ check(struct daemon_state *ds, int argc, bool seen_keep)
 		errx(EXIT_USAGE, "%s: not with -f, which does not wait",
 		    ds->ready == READY_FD ? "--ready-fd" : "--notify");
 	if (ds->timeout != -1 && ds->ready == READY_EXEC)
-		errx(EXIT_USAGE, "-t: only with --ready-fd, --notify, --stop "
-		    "or --reload");
+		errx(EXIT_USAGE, "-t: only with --ready-fd, --notify, --stop, "
+		    "--reload or --upgrade");
 	if (ds->ready == READY_FD && (size_t)ds->ready_fd < 3 + ds->nlisten)
 		errx(EXIT_USAGE, "--ready-fd %d: among the sockets of --listen "
 		    "(3 to %zu)", ds->ready_fd, 2 + ds->nlisten);

@@ -25,7 +25,7 @@ set_mode(struct daemon_state *ds, enum mode mode, const char *name)
 {
 	if (ds->mode != MODE_START && ds->mode != mode)
 		errx(EXIT_USAGE, "%s: only one of --status, --stop, "
-		    "--signal, --restart and --reload", name);
+		    "--signal, --restart, --reload and --upgrade", name);
 	ds->mode = mode;
 }
 
@@ -258,9 +258,10 @@ optset_supervisor(struct daemon_state *ds, int ch, const char *arg, const char *
 
 /* The verbs, the pidfiles they and a start share, and the rest. */
 void
-optset_verb(struct daemon_state *ds, int ch, const char *arg)
+optset_verb(struct daemon_state *ds, int ch, const char *arg,
+    const char *cur)
 {
-	const char *errstr;
+	const char *errstr, *when;
 
 	switch (ch) {
 	case 'P':
@@ -286,6 +287,13 @@ optset_verb(struct daemon_state *ds, int ch, const char *arg)
 		break;
 	case OPT_RELOAD:
 		set_mode(ds, MODE_RELOAD, "--reload");
+		break;
+	case OPT_UPGRADE:
+		set_mode(ds, MODE_UPGRADE, "--upgrade");
+		/* Only --upgrade=PATH carries a value. */
+		if ((when = strchr(cur, '=')) != NULL)
+			set_path(&ds->upgrade_path, when + 1,
+			    "--upgrade: empty path");
 		break;
 	case OPT_SIGNAL:
 		set_mode(ds, MODE_SIGNAL, "--signal");

@@ -12,6 +12,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,6 +57,7 @@ static bool		restart_asked;
 static bool		answered;	/* the caller has had its answer */
 static int		ctl = -1;	/* the control socket */
 static int		asking = -1;	/* a requester, its request on the way */
+static long long	generation;	/* how many --upgrade execs we are */
 
 static void	on_signal(int);
 static bool	listed(int, const int *, size_t);
@@ -76,6 +78,13 @@ static void	restart(struct daemon_state *);
 static void	request(struct daemon_state *);
 static void	take_over(struct daemon_state *, pid_t);
 static void	reaped(struct daemon_state *, pid_t, int);
+static const char *not_now(void);
+static void	save(const struct daemon_state *, struct state *);
+static const char *last_look(struct daemon_state *);
+static void	own_copies(struct daemon_state *);
+static void	loop(struct daemon_state *) __attribute__((__noreturn__));
+
+static const struct upgrade_hooks hooks = { save, last_look };
 
 /* The handler marks the signal and wakes the loop: the loop does the work. */
 static void
@@ -326,8 +335,8 @@ restart(struct daemon_state *ds)
 static void
 request(struct daemon_state *ds)
 {
-	const char *errstr;
-	char buf[128];
+	const char *errstr, *refusal;
+	char buf[PATH_MAX + 16];
 	long long settle;
 	int r, fd;
 
@@ -339,7 +348,13 @@ request(struct daemon_state *ds)
 		(void)close(fd);
 		return;
 	}
-	if (state == SV_STOPPING) {
+	if (strncmp(buf, "upgrade ", 8) == 0) {
+		if ((refusal = not_now()) != NULL) {
+			(void)channel_say(fd, refusal);
+			channel_end(fd, EXIT_NOTREADY, -1);
+		} else
+			upgrade_run(ds, fd, buf + 8, &hooks);
+	} else if (state == SV_STOPPING) {
 		(void)channel_say(fd, "the supervisor is stopping");
 		channel_end(fd, EXIT_ERR, -1);
 	} else if (reload_busy() || restart_asked) {
@@ -371,6 +386,50 @@ take_over(struct daemon_state *ds, pid_t fresh)
 	(void)pidfile_store(&ds->pid, child);
 	reload_took_over(ds);
 	title(ds);
+}
+
+/* Why an upgrade cannot be done now, or NULL. */
+static const char *
+not_now(void)
+{
+	if (state == SV_STOPPING)
+		return ("not upgraded: the supervisor is stopping");
+	if (reload_busy() || restart_asked || logpipe_shared())
+		return ("not upgraded: a reload or a restart is under way");
+	if (!answered)
+		return ("not upgraded: the first run is not ready yet");
+	if (logfile_busy())
+		return ("not upgraded: a log rotation waits for a line's end");
+	return (NULL);
+}
+
+/*
+ * --upgrade: what the loop knows, for the new image: the policy's
+ * state and clocks (the monotonic clock goes on across the exec), the
+ * control socket, the runs' pipes and the log files' lines.
+ */
+static void
+save(const struct daemon_state *ds, struct state *st)
+{
+	(void)ds;
+	state_put(st, "!sv", "%d %ld %lld %lld %lld %lld %lld", (int)state,
+	    (long)child, child_started, next_start, failures, restarts,
+	    generation + 1);
+	(void)upgrade_put_fd(st, "ctl", ctl);
+	logpipe_save(st);
+	logfile_save(st);
+}
+
+/*
+ * With every signal blocked, the last look before the exec: what came
+ * is handled now, and may make the upgrade wait.  What comes later
+ * stays pending, and the new image takes it.
+ */
+static const char *
+last_look(struct daemon_state *ds)
+{
+	take_signals(ds);
+	return (not_now());
 }
 
 /* A copy of a NULL-terminated vector of strings, on the heap. */
@@ -440,18 +499,17 @@ static void
 begin(struct daemon_state *ds, int repfd)
 {
 	struct status_msg why;
-	size_t e;
+	char dir[PATH_MAX], self[PATH_MAX];
+	ssize_t n;
 
-	/*
-	 * The process title is written over our argument area, where the
-	 * command and the -E strings still live: copy them out first.
-	 */
-	ds->argv = copy_args(ds->argv);
-	if ((ds->name = strdup(ds->name)) == NULL)
-		leave(ds, EXIT_ERR);
-	for (e = 0; e < ds->nenv; e++)
-		if ((ds->env[e] = strdup(ds->env[e])) == NULL)
-			leave(ds, EXIT_ERR);
+	own_copies(ds);
+	/* Where --upgrade finds the binary and the options their meaning. */
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+		self[n] = '\0';
+		ds->self_path = strdup(self);
+	}
+	if (getcwd(dir, sizeof(dir)) != NULL)
+		ds->start_dir = strdup(dir);
 	logpipe_init(ds);
 	if (catch_signals() == -1 || chdir("/") == -1 ||
 	    (ctl = channel_open()) == -1) {
@@ -488,6 +546,61 @@ begin(struct daemon_state *ds, int repfd)
 	title(ds);
 	report_send(repfd, STEP_PID, (int)child);
 	(void)close(repfd);
+}
+
+/*
+ * The process title is written over our argument area, where the
+ * command, the -E strings and the whole command line, which --upgrade
+ * hands on, still live: copy them out first.
+ */
+static void
+own_copies(struct daemon_state *ds)
+{
+	size_t e;
+
+	ds->argv = copy_args(ds->argv);
+	ds->args = copy_args(ds->args);
+	if ((ds->name = strdup(ds->name)) == NULL)
+		leave(ds, EXIT_ERR);
+	for (e = 0; e < ds->nenv; e++)
+		if ((ds->env[e] = strdup(ds->env[e])) == NULL)
+			leave(ds, EXIT_ERR);
+}
+
+/*
+ * A new image of --upgrade: the loop's state as the old image left it,
+ * every signal still blocked until our handlers are in place; then the
+ * run is looked at once, as a SIGCHLD in the window came to nobody.
+ */
+void
+supervise_resume(struct daemon_state *ds)
+{
+	const struct state *st = upgrade_state();
+	long long v[7];
+
+	own_copies(ds);
+	logpipe_init(ds);
+	if (state_numbers(st, "sv", v, 7, -1, LLONG_MAX) == -1 ||
+	    v[0] < SV_RUNNING || v[0] > SV_GIVENUP || v[1] > INT_MAX ||
+	    logpipe_load(st) == -1 || logfile_load(st) == -1 ||
+	    (ctl = upgrade_fd("ctl")) == -1)
+		errx(EXIT_ERR, "upgrade: the supervisor's part of the state "
+		    "is not whole");
+	state = (enum sv_state)v[0];
+	child = (pid_t)v[1];
+	child_started = v[2];
+	next_start = v[3];
+	failures = v[4];
+	restarts = v[5];
+	generation = v[6];
+	answered = true;
+	if (catch_signals() == -1)
+		err(EXIT_ERR, "upgrade: signals");
+	pending[SIGCHLD] = 1;
+	(void)write(sig_pipe[1], "", 1);
+	title(ds);
+	upgrade_done(child);
+	loop(ds);
 }
 
 /*
@@ -561,6 +674,14 @@ end_run(struct daemon_state *ds)
 void
 supervise(struct daemon_state *ds, int repfd)
 {
+	begin(ds, repfd);
+	loop(ds);
+}
+
+/* The event loop: idle, it sleeps in poll(2) with no timeout. */
+static void
+loop(struct daemon_state *ds)
+{
 	enum { SIG, LOGS, CTL = LOGS + LOGPIPE_FDS, ASKING, NOTIFY, READY,
 	    NFDS };
 	struct pollfd pfd[NFDS];
@@ -569,7 +690,6 @@ supervise(struct daemon_state *ds, int repfd)
 	bool idle;
 	int n;
 
-	begin(ds, repfd);
 	for (;;) {
 		now = ready_now_ms();
 		timeout = -1;
