@@ -85,43 +85,38 @@ channel_open(void)
 	return (fd);
 }
 
-/*
- * A requester that connected: only root and our own user may ask; the
- * -u user of a root supervisor, whose command it runs, may not.  Returns
- * the connection, or -1 when there is none to take.
- */
+/* A requester that connected, or -1 when there is none to take. */
 int
 channel_accept(int lfd)
 {
-	uid_t uid;
-	int fd;
-
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) ==
-	    -1)
-		return (-1);
-	if (peer(fd, &uid) == -1 || (uid != 0 && uid != geteuid())) {
-		(void)channel_say(fd, "the supervisor takes requests from "
-		    "root and its own user only");
-		channel_end(fd, EXIT_ERR, -1);
-		return (-1);
-	}
-	return (fd);
+	return (accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
 }
 
 /*
  * The request waiting on a connection, as a string in buf: 1 when there
- * is one, 0 while it is still on its way, -1 when the requester left.
+ * is one, 0 while it is still on its way, -1 when the requester left,
+ * -2 when it was refused, answered and closed.  Only root and our own user may ask; the -u user of a
+ * root supervisor, whose command it runs, may not.  A refusal comes
+ * once the request is read: a socket closed with a message unread
+ * resets, and the requester would not learn why.
  */
 int
 channel_request(int fd, char *buf, size_t size)
 {
 	ssize_t n;
+	uid_t uid;
 
 	if ((n = recv(fd, buf, size - 1, MSG_DONTWAIT)) == -1)
 		return (errno == EAGAIN || errno == EINTR ? 0 : -1);
 	if (n == 0)
 		return (-1);
 	buf[n] = '\0';
+	if (peer(fd, &uid) == -1 || (uid != 0 && uid != geteuid())) {
+		(void)channel_say(fd, "the supervisor takes requests from "
+		    "root and its own user only");
+		channel_end(fd, EXIT_ERR, -1);
+		return (-2);
+	}
 	return (1);
 }
 

@@ -165,9 +165,8 @@ is_run(pid_t sup, pid_t pid)
 /*
  * The current run of supervisor sup, from the kernel, not from its
  * title, which may have had no room for it: the child of sup that leads
- * a process group of its own, as each run does.  Without the list of
- * children (a kernel built without it), named (the pid its pidfile
- * names), if it is such a child.  -1 if none.
+ * a process group of its own, as each run does; named (the pid its
+ * pidfile names) first, if it is such a child.  -1 if none.
  */
 pid_t
 proc_run_of(pid_t sup, pid_t named)
@@ -178,6 +177,9 @@ proc_run_of(pid_t sup, pid_t named)
 	ssize_t n;
 	int fd;
 
+	/* During a reload two runs are children: the pidfile's is current. */
+	if (named > 1 && is_run(sup, named))
+		return (named);
 	(void)snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
 	    (long)sup, (long)sup);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)

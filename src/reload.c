@@ -97,6 +97,7 @@ answer_failure(const struct daemon_state *ds)
 	warnx("%s: reload failed; pid %ld goes on", ds->argv[0],
 	    (long)rl.old);
 	answer(code, -1);
+	rl.old = -1;
 }
 
 /* The new run will not do: stop its group after grace ms, then answer. */
@@ -139,9 +140,10 @@ reload_busy(void)
 int
 reload_runs(pid_t *fresh, pid_t *old)
 {
+	/* Until the new run takes over, the old one is the current run. */
 	*fresh = rl.fresh;
-	*old = rl.old;
-	return ((rl.fresh > 0) + (rl.old > 0));
+	*old = rl.phase == DRAINING || rl.phase == ABORTED ? rl.old : -1;
+	return ((*fresh > 0) + (*old > 0));
 }
 
 /*

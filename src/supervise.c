@@ -344,8 +344,10 @@ request(struct daemon_state *ds)
 		return;
 	fd = asking;
 	asking = -1;
-	if (r == -1) {
-		(void)close(fd);
+	if (r < 0) {
+		/* Refused: answered and closed already. */
+		if (r == -1)
+			(void)close(fd);
 		return;
 	}
 	if (strncmp(buf, "upgrade ", 8) == 0) {
