@@ -129,7 +129,7 @@ load test_helper/common
 	run -2 --separate-stderr "$DAEMONIZE" --signal NOPE -p "$T/d.pid"
 	assert_equal "$stderr" "daemonize: NOPE: no such signal"
 	run -2 --separate-stderr "$DAEMONIZE" --status --stop -p "$T/d.pid"
-	assert_equal "$stderr" "daemonize: --stop: only one of --status, --stop, --signal, --restart and --reload"
+	assert_equal "$stderr" "daemonize: --stop: only one of --status, --stop, --signal, --restart, --reload and --upgrade"
 	run -2 --separate-stderr "$DAEMONIZE" -s KILL -p "$T/d.pid" sleep 1
 	assert_equal "$stderr" "daemonize: -s: only with --stop"
 }

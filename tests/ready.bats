@@ -180,7 +180,7 @@ daemonize: python3: its last status: still loading"
 	run -2 --separate-stderr "$DAEMONIZE" -f --notify sleep 1
 	assert_equal "$stderr" "daemonize: --notify: not with -f, which does not wait"
 	run -2 --separate-stderr "$DAEMONIZE" -t 5 sleep 1
-	assert_equal "$stderr" "daemonize: -t: only with --ready-fd, --notify, --stop or --reload"
+	assert_equal "$stderr" "daemonize: -t: only with --ready-fd, --notify, --stop, --reload or --upgrade"
 	run -2 --separate-stderr "$DAEMONIZE" -t 0 --notify sleep 1
 	assert_equal "$stderr" "daemonize: -t 0: too small (1 to 31536000 seconds)"
 }
