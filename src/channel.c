@@ -30,6 +30,7 @@
 
 static int	name_of(pid_t, struct sockaddr_un *, socklen_t *);
 static pid_t	peer(int, uid_t *);
+static int	answer(const char *, const char *, pid_t, pid_t *);
 
 /* "\0daemonize/PID/START": START in clock ticks since boot, from /proc. */
 static int
@@ -89,7 +90,11 @@ channel_open(void)
 int
 channel_accept(int lfd)
 {
-	return (accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+
+	return (accept4(lfd, (struct sockaddr *)&sun, &len, SOCK_CLOEXEC |
+	    SOCK_NONBLOCK));
 }
 
 /*
@@ -152,6 +157,33 @@ channel_end(int fd, int code, pid_t pid)
 	(void)close(fd);
 }
 
+/* "CODE PID", the end of an answer: CODE, with *pid set. */
+static int
+answer(const char *text, const char *what, pid_t sup, pid_t *pid)
+{
+	const char *errstr, *sp;
+	char code[8];
+	long long c, p;
+
+	if ((sp = strchr(text, ' ')) == NULL || (size_t)(sp - text) >=
+	    sizeof(code)) {
+		warnx("%s: supervisor %ld: a garbled answer", what, (long)sup);
+		return (EXIT_ERR);
+	}
+	memcpy(code, text, (size_t)(sp - text));
+	code[sp - text] = '\0';
+	c = value_number(code, 0, 255, &errstr);
+	if (errstr == NULL)
+		p = strcmp(sp + 1, "-1") == 0 ? -1 :
+		    value_number(sp + 1, 1, INT_MAX, &errstr);
+	if (errstr != NULL) {
+		warnx("%s: supervisor %ld: a garbled answer", what, (long)sup);
+		return (EXIT_ERR);
+	}
+	*pid = (pid_t)p;
+	return ((int)c);
+}
+
 /*
  * The verbs' side: ask the supervisor sup, print what it says on our
  * stderr, and return the exit status it answers, with *pid the pid it
@@ -170,7 +202,6 @@ channel_ask(pid_t sup, const char *what, const char *request,
 	socklen_t len;
 	ssize_t n;
 	uid_t uid;
-	long code, p;
 	int fd, r;
 
 	*pid = -1;
@@ -231,14 +262,7 @@ channel_ask(pid_t sup, const char *what, const char *request,
 			continue;
 		}
 		(void)close(fd);
-		if (sscanf(buf + 1, "%ld %ld", &code, &p) != 2 ||
-		    code < 0 || code > 255) {
-			warnx("%s: supervisor %ld: a garbled answer", what,
-			    (long)sup);
-			return (EXIT_ERR);
-		}
-		*pid = (pid_t)p;
-		return ((int)code);
+		return (answer(buf + 1, what, sup, pid));
 	}
 	(void)close(fd);
 	return (EXIT_ERR);
