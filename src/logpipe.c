@@ -459,8 +459,8 @@ logpipe_save(struct state *st)
 int
 logpipe_load(const struct state *st)
 {
-	char name[32], word[3] = { 0, 0, 0 };
-	const char *v, *hex;
+	char name[32], word[3] = { 0, 0, 0 }, num[8];
+	const char *v, *hex, *errstr;
 	struct stream *s;
 	long long pid;
 	size_t i, len;
@@ -486,7 +486,12 @@ logpipe_load(const struct state *st)
 			len = strspn(v + 2, "0123456789");
 			if (len == 0 || len > 4)
 				return (-1);
-			s->linelen = (size_t)atoi(v + 2);
+			memcpy(num, v + 2, len);
+			num[len] = '\0';
+			s->linelen = (size_t)value_number(num, 0, LOGSYS_LINE,
+			    &errstr);
+			if (errstr != NULL)
+				return (-1);
 			hex = v + 2 + len;
 			if (s->linelen > LOGSYS_LINE || (s->linelen > 0 &&
 			    (*hex++ != ' ' || strlen(hex) != 2 * s->linelen)) ||

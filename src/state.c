@@ -22,6 +22,7 @@
 
 #include <sys/types.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -154,10 +155,10 @@ unescape(char *s)
 			return (-1);
 		hex[0] = s[1];
 		hex[1] = s[2];
+		if (strspn(hex, "0123456789ABCDEF") != 2)
+			return (-1);
 		v = strtol(hex, &end, 16);
-		if (*end != '\0' || v == 0 || strchr("0123456789ABCDEF",
-		    hex[0]) == NULL || strchr("0123456789ABCDEF", hex[1]) ==
-		    NULL)
+		if (*end != '\0' || v == 0)
 			return (-1);
 		*w++ = (char)v;
 		s += 2;
@@ -190,7 +191,7 @@ int
 state_parse(struct state *st, const char *text, size_t len,
     const char *const *known, const char **why)
 {
-	char *copy, *line, *next, *sp, *key;
+	char *copy, *line, *next, *sp, *key, *end;
 	unsigned long long sum;
 	size_t n, at;
 	bool ended = false;
@@ -234,8 +235,11 @@ state_parse(struct state *st, const char *text, size_t len,
 		key = line[0] == '!' ? line + 1 : line;
 		if (strcmp(line, "end") == 0) {
 			at = (size_t)(line - copy);
-			if (strlen(sp + 1) != 16 || sscanf(sp + 1, "%16llx",
-			    &sum) != 1 || sum != state_hash(text, at)) {
+			errno = 0;
+			sum = strtoull(sp + 1, &end, 16);
+			if (strlen(sp + 1) != 16 || strspn(sp + 1,
+			    "0123456789abcdef") != 16 || errno != 0 ||
+			    *end != '\0' || sum != state_hash(text, at)) {
 				*why = "its checksum does not match";
 				goto bad;
 			}
