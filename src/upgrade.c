@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemonize.h"
@@ -46,7 +47,7 @@ extern char **environ;
 
 /* The keys this version understands; "name." takes name.0, name.1 ... */
 static const char *const known[] = {
-	"binary", "cwd", "generation", "fd.", "sv", "listen.", "notify.dir",
+	"binary", "cwd", "held", "fd.", "sv", "listen.", "notify.dir",
 	"notify.path", "run.", "stream.", "sink.", NULL,
 };
 
@@ -71,7 +72,8 @@ static int	preflight(const struct daemon_state *, int, int,
 		    const struct state *, char *, size_t);
 static void	cloexec(bool);
 static int	snapshot(struct daemon_state *, const struct upgrade_hooks *,
-		    const char *, int, int, struct state *);
+		    const char *, int, int, long long, struct state *);
+static long long now_us(void);
 static void	refuse(int, const char *);
 static void	go_back(void);
 static void	fail(const char *, ...)
@@ -304,15 +306,31 @@ cloexec(bool on)
 		(void)fcntl(up.carried[i], F_SETFD, on ? FD_CLOEXEC : 0);
 }
 
-/* The whole state, sealed in a memfd: its descriptor, or -1. */
+/* The monotonic clock in microseconds: it goes on across an exec. */
+static long long
+now_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+/*
+ * The whole state, sealed in a memfd: its descriptor, or -1.  held is
+ * when the signals were blocked, for the new image to say how long.
+ */
 static int
 snapshot(struct daemon_state *ds, const struct upgrade_hooks *h,
-    const char *path, int conn, int fallback, struct state *st)
+    const char *path, int conn, int fallback, long long held,
+    struct state *st)
 {
 	size_t i;
 
 	up.ncarried = 0;
 	state_init(st);
+	if (held > 0)
+		state_put(st, "held", "%lld", held);
 	state_put(st, "binary", "%s", path);
 	state_put(st, "cwd", "%s", ds->start_dir);
 	(void)upgrade_put_fd(st, "conn", conn);
@@ -365,6 +383,7 @@ upgrade_run(struct daemon_state *ds, int conn, const char *path,
 	const char *refusal;
 	struct state st;
 	sigset_t all, old;
+	long long held;
 	int bin, fallback, memfd;
 
 	if (*path == '\0')
@@ -388,7 +407,7 @@ upgrade_run(struct daemon_state *ds, int conn, const char *path,
 		refuse(conn, why);
 		goto out;
 	}
-	if ((memfd = snapshot(ds, h, path, conn, fallback, &st)) == -1) {
+	if ((memfd = snapshot(ds, h, path, conn, fallback, 0, &st)) == -1) {
 		state_free(&st);
 		refuse(conn, "upgrade: the state could not be written");
 		goto out;
@@ -407,12 +426,14 @@ upgrade_run(struct daemon_state *ds, int conn, const char *path,
 	 */
 	(void)sigfillset(&all);
 	(void)sigprocmask(SIG_BLOCK, &all, &old);
+	held = now_us();
 	if ((refusal = h->pending(ds)) != NULL) {
 		(void)sigprocmask(SIG_SETMASK, &old, NULL);
 		refuse(conn, refusal);
 		goto out;
 	}
-	if ((memfd = snapshot(ds, h, path, conn, fallback, &st)) == -1) {
+	if ((memfd = snapshot(ds, h, path, conn, fallback, held, &st)) ==
+	    -1) {
 		(void)sigprocmask(SIG_SETMASK, &old, NULL);
 		state_free(&st);
 		refuse(conn, "upgrade: the state could not be written");
@@ -656,6 +677,8 @@ upgrade_adopt(struct daemon_state *ds)
 void
 upgrade_done(pid_t child)
 {
+	long long held;
+
 	up.adopting = false;
 	(void)err_to(STDERR_FILENO);
 	if (up.fallback != -1)
@@ -668,9 +691,13 @@ upgrade_done(pid_t child)
 		    "supervises on");
 		channel_end(up.conn, EXIT_NOTREADY, -1);
 	} else {
+		if (state_numbers(&up.st, "held", &held, 1, 0, LLONG_MAX) == -1)
+			held = now_us();
+		held = now_us() - held;
 		logfile_own_line();
-		warnx("upgrade: %s supervises on, pid %ld, child %ld",
-		    state_get(&up.st, "binary"), (long)getpid(), (long)child);
+		warnx("upgrade: %s supervises on, pid %ld, child %ld; signals "
+		    "held %lld.%02lld ms", state_get(&up.st, "binary"),
+		    (long)getpid(), (long)child, held / 1000, held % 1000 / 10);
 		channel_end(up.conn, EXIT_OK, child);
 	}
 	up.conn = -1;
