@@ -108,7 +108,7 @@ static size_t
 mutate(char *buf, size_t n, size_t size, unsigned int *seed)
 {
 	size_t at, len;
-	int k, changes;
+	unsigned int k, changes;
 
 	changes = 1 + next(seed) % 4;
 	for (k = 0; k < changes && n > 0; k++) {
@@ -118,7 +118,8 @@ mutate(char *buf, size_t n, size_t size, unsigned int *seed)
 			n = at;
 			break;
 		case 1:
-			buf[at] ^= (char)(1 << (next(seed) % 8));
+			((unsigned char *)buf)[at] ^=
+			    (unsigned char)(1U << (next(seed) % 8));
 			break;
 		case 2:
 			if (n < size) {
