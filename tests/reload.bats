@@ -190,14 +190,22 @@ EOF
 	chmod 755 "$T/gated"
 }
 
-@test "--status and the title name the new run while it gets ready, then the old one while it drains" {
+# gated_reload: a supervised gated run, and a --reload in the background
+# whose new run has started and waits for its gate; sets reload (the
+# requester's pid) and new (the new run's pid).
+gated_reload() {
 	gated
 	supervise --ready-fd 5 --settle 0 --drain-timeout 2 "$T/gated"
 	"$DAEMONIZE" --reload -p "$T/d.pid" >/dev/null 2>&1 &
-	local reload=$! new rc=0
+	reload=$!
 	remember "$reload"
 	wait_until 5 runs_started 2
 	new=$(started | tail -1)
+}
+
+@test "--status and the title name the new run while it gets ready, then the old one while it drains" {
+	local reload new rc=0
+	gated_reload
 	run -0 "$DAEMONIZE" --status -p "$T/d.pid"
 	assert_line --index 0 "$old"
 	assert_line --index 1 --regexp "^supervised by $sup: reloading: new run $new, 0 restarts, child $old up [0-9]+ s\$"
@@ -550,13 +558,8 @@ while True:
 }
 
 @test "SIGHUP to the supervisor reaches only the run that the pidfile names" {
-	gated
-	supervise --ready-fd 5 --settle 0 --drain-timeout 2 "$T/gated"
-	"$DAEMONIZE" --reload -p "$T/d.pid" >/dev/null 2>&1 &
-	local reload=$! new rc=0
-	remember "$reload"
-	wait_until 5 runs_started 2
-	new=$(started | tail -1)
+	local reload new rc=0
+	gated_reload
 	# While the new run gets ready, the pidfile names the old one.
 	kill -HUP "$sup"
 	wait_until 5 grep -qx "HUP $old" "$T/d.log"
