@@ -80,25 +80,29 @@ static void	fail(const char *, ...)
 		    __attribute__((__format__(__printf__, 1, 2), __noreturn__));
 
 /*
- * A descriptor the new image gets, as "fd.NAME N DEV INO": it checks
- * that N is still the file it was.  Every descriptor goes so, and the
- * new image closes every one that the state does not name.
+ * A descriptor the new image gets, as "fd.NAME N DEV INO CLOEXEC": it
+ * checks that N is still the file it was, and once it supervises sets
+ * close-on-exec back as it was.  Every descriptor goes so, and the new
+ * image closes every one that the state does not name.
  */
 int
 upgrade_put_fd(struct state *st, const char *name, int fd)
 {
 	char key[64];
 	struct stat sb;
+	int flags;
 
 	if (fd < 0)
 		return (0);
-	if (fstat(fd, &sb) == -1 || up.ncarried == FDS_MAX) {
+	if (fstat(fd, &sb) == -1 || (flags = fcntl(fd, F_GETFD)) == -1 ||
+	    up.ncarried == FDS_MAX) {
 		st->failed = true;
 		return (-1);
 	}
 	(void)snprintf(key, sizeof(key), "!fd.%s", name);
-	state_put(st, key, "%d %llu %llu", fd, (unsigned long long)sb.st_dev,
-	    (unsigned long long)sb.st_ino);
+	state_put(st, key, "%d %llu %llu %d", fd,
+	    (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino,
+	    (flags & FD_CLOEXEC) != 0);
 	up.carried[up.ncarried++] = fd;
 	return (0);
 }
@@ -107,11 +111,11 @@ upgrade_put_fd(struct state *st, const char *name, int fd)
 static int
 take_fd(const struct state *st, const char *key, int *fd)
 {
-	long long v[3];
+	long long v[4];
 	struct stat sb;
 
 	*fd = -1;
-	if (state_numbers(st, key, v, 3, 0, LLONG_MAX) == -1 ||
+	if (state_numbers(st, key, v, 4, 0, LLONG_MAX) == -1 || v[3] > 1 ||
 	    v[0] > INT_MAX || fstat((int)v[0], &sb) == -1 ||
 	    (unsigned long long)sb.st_dev != (unsigned long long)v[1] ||
 	    (unsigned long long)sb.st_ino != (unsigned long long)v[2])
@@ -153,17 +157,19 @@ trusted_binary(int fd, const char *path, char *why, size_t size)
 	int r;
 
 	if (fstat(fd, &sb) == -1) {
-		(void)snprintf(why, size, "%s: %s", path, strerror(errno));
+		(void)snprintf(why, size, "upgrade: %s: %s", path,
+		    strerror(errno));
 		return (-1);
 	}
 	if (!S_ISREG(sb.st_mode) || (sb.st_mode & 0111) == 0) {
-		(void)snprintf(why, size, "%s: not an executable file", path);
+		(void)snprintf(why, size, "upgrade: %s: not an executable file",
+		    path);
 		return (-1);
 	}
 	if ((sb.st_mode & (S_ISUID | S_ISGID)) != 0 || (sb.st_uid != 0 &&
 	    sb.st_uid != geteuid()) || (sb.st_mode & 022) != 0) {
-		(void)snprintf(why, size, "%s: set-id, not owned by root or "
-		    "us, or writable by others: not trusted", path);
+		(void)snprintf(why, size, "upgrade: %s: set-id, not owned by "
+		    "root or us, or writable by others: not trusted", path);
 		return (-1);
 	}
 	if ((dir = strdup(path)) == NULL) {
@@ -175,8 +181,9 @@ trusted_binary(int fd, const char *path, char *why, size_t size)
 	r = stat(dir, &db);
 	if (r == -1 || (db.st_uid != 0 && db.st_uid != geteuid()) ||
 	    ((db.st_mode & 022) != 0 && (db.st_mode & S_ISVTX) == 0)) {
-		(void)snprintf(why, size, "%s: its directory is writable by "
-		    "others or not owned by root or us: not trusted", path);
+		(void)snprintf(why, size, "upgrade: %s: its directory is "
+		    "writable by others or not owned by root or us: not "
+		    "trusted", path);
 		r = -1;
 	}
 	free(dir);
@@ -239,7 +246,9 @@ preflight(const struct daemon_state *ds, int bin, int memfd,
 	pid_t pid;
 	int p[2], status;
 
-	(void)snprintf(first, sizeof(first), "%s%d", CHECK_ARG, memfd);
+	/* The binary gets its output pipe and the state, nothing else. */
+	(void)snprintf(first, sizeof(first), "%s%d", CHECK_ARG,
+	    STDERR_FILENO + 1);
 	if ((argv = image_argv(ds, first)) == NULL ||
 	    pipe2(p, O_CLOEXEC) == -1) {
 		free(argv);
@@ -247,9 +256,17 @@ preflight(const struct daemon_state *ds, int bin, int memfd,
 		return (-1);
 	}
 	if ((pid = fork()) == 0) {
-		(void)dup2(p[1], STDOUT_FILENO);
-		(void)dup2(p[1], STDERR_FILENO);
-		(void)fcntl(memfd, F_SETFD, 0);
+		/* Out of the way first, then on 3 and 4, and nothing else. */
+		memfd = fcntl(memfd, F_DUPFD, 10);
+		bin = fcntl(bin, F_DUPFD, 10);
+		if (dup2(p[1], STDOUT_FILENO) == -1 ||
+		    dup2(p[1], STDERR_FILENO) == -1 ||
+		    dup2(memfd, STDERR_FILENO + 1) == -1 ||
+		    dup2(bin, STDERR_FILENO + 2) == -1 ||
+		    fcntl(STDERR_FILENO + 2, F_SETFD, FD_CLOEXEC) == -1)
+			_exit(127);
+		bin = STDERR_FILENO + 2;
+		closefrom(bin + 1);
 		(void)fexecve(bin, argv, environ);
 		(void)dprintf(STDERR_FILENO, "exec: %s\n", strerror(errno));
 		_exit(127);
@@ -576,7 +593,8 @@ upgrade_open(int *argc, char ***argv)
 		fail("the state: %s", why);
 	if (state_get(&up.st, "cwd") == NULL ||
 	    chdir(state_get(&up.st, "cwd")) == -1)
-		fail("%s: the directory the supervisor was started in: %s",
+		fail("%s: the directory the supervisor was started in: %s "
+		    "(its command line's relative paths would change meaning)",
 		    state_get(&up.st, "cwd") != NULL ? state_get(&up.st,
 		    "cwd") : "", strerror(errno));
 	/*
@@ -677,10 +695,18 @@ upgrade_adopt(struct daemon_state *ds)
 void
 upgrade_done(pid_t child)
 {
-	long long held;
+	long long held, v[4];
+	size_t i;
 
 	up.adopting = false;
 	(void)err_to(STDERR_FILENO);
+	/* The exec left every descriptor inheritable: as they were, now. */
+	for (i = 0; i < up.st.n; i++)
+		if (strncmp(up.st.keys[i], "fd.", 3) == 0 &&
+		    state_numbers(&up.st, up.st.keys[i], v, 4, 0, LLONG_MAX) ==
+		    0 && v[0] > STDERR_FILENO)
+			(void)fcntl((int)v[0], F_SETFD, v[3] != 0 ? FD_CLOEXEC :
+			    0);
 	if (up.fallback != -1)
 		(void)close(up.fallback);
 	up.fallback = -1;
@@ -695,9 +721,16 @@ upgrade_done(pid_t child)
 			held = now_us();
 		held = now_us() - held;
 		logfile_own_line();
-		warnx("upgrade: %s supervises on, pid %ld, child %ld; signals "
-		    "held %lld.%02lld ms", state_get(&up.st, "binary"),
-		    (long)getpid(), (long)child, held / 1000, held % 1000 / 10);
+		if (child > 0)
+			warnx("upgrade: %s supervises on, pid %ld, child %ld; "
+			    "signals held %lld.%02lld ms", state_get(&up.st,
+			    "binary"), (long)getpid(), (long)child,
+			    held / 1000, held % 1000 / 10);
+		else
+			warnx("upgrade: %s supervises on, pid %ld, no child; "
+			    "signals held %lld.%02lld ms", state_get(&up.st,
+			    "binary"), (long)getpid(), held / 1000,
+			    held % 1000 / 10);
 		channel_end(up.conn, EXIT_OK, child);
 	}
 	up.conn = -1;
