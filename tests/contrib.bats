@@ -11,6 +11,15 @@ load test_helper/common
 setup() {
 	common_setup
 	CONTRIB=$BATS_TEST_DIRNAME/../contrib
+	STOP_PIDFILE=
+}
+
+# A supervisor named in $STOP_PIDFILE is stopped first, so that its
+# server's workers end with it rather than outlive a SIGKILL.
+teardown() {
+	[ -z "$STOP_PIDFILE" ] ||
+		"$DAEMONIZE" --stop -p "$STOP_PIDFILE" -t 5 >/dev/null 2>&1 || true
+	common_teardown
 }
 
 # free_port: a loopback TCP port nobody listens on now.
@@ -182,25 +191,29 @@ run_unit_command() {
 	run_unit_command ExecStartPre
 	assert_success
 	assert_equal "$(stat -c %U:%G:%a "$pub/log")" www-data:www-data:750
+	local start runfile pidfile
+	start=$(unit_command "$T/reload.service" ExecStart)
+	runfile=$(word_after "$start" -p)
+	pidfile=$(word_after "$start" -P)
 	run_unit_command ExecStart
-	assert_success
-	# PIDFile= names the supervisor, the -p file its run.
-	local pidfile
-	pidfile=$(sed -n 's/^PIDFile=//p' "$T/reload.service")
-	assert_equal "$pidfile" "$T/daemonize-reload-example.supervisor.pid"
+	STOP_PIDFILE=$pidfile
 	remember_pidfile "$pidfile"
-	remember_pidfile "$T/daemonize-reload-example.pid"
+	remember_pidfile "$runfile"
+	assert_success
+	# PIDFile= names the supervisor (-P), the -p file its run.
+	assert_equal "$(sed -n 's/^PIDFile=//p' "$T/reload.service")" "$pidfile"
+	assert_equal "$runfile" "$T/daemonize-reload-example.pid"
 	supervisor=$(cat "$pidfile")
-	old=$(cat "$T/daemonize-reload-example.pid")
+	old=$(cat "$runfile")
 	alive "$supervisor"
 	assert_equal "$(stat_field "$old" 4)" "$supervisor"
 	# Ready means serving, as www-data.
 	assert_equal "$(get "$port")" ok
 	assert_equal "$(stat -c %U "/proc/$old")" www-data
 	run_unit_command ExecReload
-	assert_success
-	new=$(cat "$T/daemonize-reload-example.pid")
+	new=$(cat "$runfile")
 	remember "$new"
+	assert_success
 	assert_output "$new"
 	[ "$new" != "$old" ]
 	wait_until 5 gone "$old"
@@ -211,7 +224,7 @@ run_unit_command() {
 	wait_until 5 gone "$supervisor"
 	wait_until 5 gone "$new"
 	[ ! -e "$pidfile" ]
-	[ ! -e "$T/daemonize-reload-example.pid" ]
+	[ ! -e "$runfile" ]
 	no_process_mentions "$pub/srv"
 }
 
