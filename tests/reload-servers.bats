@@ -142,33 +142,32 @@ assert_counts() {
 		fail "$1 (lost: $lost)"
 }
 
-@test "gunicorn reloaded 20 times under two client streams loses no request, and each reload names a new run" {
-	local port args streams fast slow lost
-	port=$(free_port)
-	gunicorn_args
-	serve "${args[@]}"
+# twenty_reloads_lose_nothing DAEMONIZE-ARGS...: the server of $args
+# served so, reloaded 20 times under the two streams: no request lost,
+# and 21 runs, the first and 20 new ones, all distinct.
+twenty_reloads_lose_nothing() {
+	serve "$@" "${args[@]}"
 	start_streams
 	reloads 20
 	end_streams
 	assert_counts "$fast" 0 0
 	assert_counts "$slow" 0 0
-	# 21 runs: the first and 20 new ones, all distinct.
 	assert_equal "$(sort -u "$T/pids" | wc -l)" 21
 	stop_cleanly
+}
+
+@test "gunicorn reloaded 20 times under two client streams loses no request, and each reload names a new run" {
+	local port args streams fast slow lost
+	port=$(free_port)
+	gunicorn_args
+	twenty_reloads_lose_nothing
 }
 
 @test "lighttpd reloaded 20 times with --drain-signal INT under two client streams loses no request" {
 	local port args streams fast slow lost
 	port=$(free_port)
 	lighttpd_args
-	serve --drain-signal INT "${args[@]}"
-	start_streams
-	reloads 20
-	end_streams
-	assert_counts "$fast" 0 0
-	assert_counts "$slow" 0 0
-	assert_equal "$(sort -u "$T/pids" | wc -l)" 21
-	stop_cleanly
+	twenty_reloads_lose_nothing --drain-signal INT
 }
 
 @test "lighttpd reloaded with the default --drain-signal TERM loses requests in flight: the test can see a drop" {

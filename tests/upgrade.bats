@@ -504,6 +504,23 @@ EOF
 	chmod 755 "$T/lingering"
 }
 
+# concurrently N NAME ARG...: N "daemonize ARG..." at once, in the
+# background, each bounded to 30 s; the exit status of the I-th goes to
+# $T/NAME.I, its stderr to $T/NAME.I.err, its pid onto the array pids.
+concurrently() {
+	local n=$1 name=$2 k rc
+	shift 2
+	for k in $(seq "$n"); do
+		{
+			rc=0
+			timeout 30 "$DAEMONIZE" "$@" 2>"$T/$name.$k.err" || rc=$?
+			echo "$rc" >"$T/$name.$k"
+		} 3>&- &
+		pids+=($!)
+		remember "$!"
+	done
+}
+
 @test "--restarts sent while the supervisor execs are answered after it, as many restarts as answered 0" {
 	need_strace
 	lingering
@@ -512,16 +529,7 @@ EOF
 	upgrade_in_background
 	wait_until 5 in_window "$sup"
 	local i pids=() rc zero=0
-	for i in $(seq 20); do
-		{
-			rc=0
-			timeout 20 "$DAEMONIZE" --restart -p "$T/d.pid" \
-				2>"$T/restart.$i.err" || rc=$?
-			echo "$rc" >"$T/restart.$i"
-		} 3>&- &
-		pids+=($!)
-		remember "$!"
-	done
+	concurrently 20 restart --restart -p "$T/d.pid"
 	rc=0
 	wait "$upgrading" || rc=$?
 	assert_equal "$rc" 0
@@ -743,16 +751,7 @@ daemonize: not upgraded: the old binary supervises on"
 	local prober=$! i pids=() rc zero=0
 	remember "$prober"
 	wait_until 5 test -e "$T/probed.begun"
-	for i in $(seq 10); do
-		{
-			rc=0
-			timeout 30 "$DAEMONIZE" --upgrade -p "$T/d.pid" \
-				2>"$T/up.$i.err" || rc=$?
-			echo "$rc" >"$T/up.$i"
-		} 3>&- &
-		pids+=($!)
-		remember "$!"
-	done
+	concurrently 10 up --upgrade -p "$T/d.pid"
 	for i in "${pids[@]}"; do
 		wait "$i"
 	done
