@@ -167,8 +167,8 @@ static const char synopsis[] =
     "       daemonize --status | --stop [-s signal] [-t seconds] | "
     "--signal signal |\n"
     "                 --restart [-v] -p pidfile | -P pidfile\n"
-    "       daemonize --reload [--settle seconds] [-t seconds] [-v] "
-    "-p pidfile | -P pidfile\n"
+    "       daemonize --reload [--settle seconds] [-t seconds] [-v]\n"
+    "                 -p pidfile | -P pidfile\n"
     "       daemonize --upgrade[=path] [-t seconds] [-v] "
     "-p pidfile | -P pidfile\n";
 
