@@ -378,7 +378,7 @@ int
 logfile_load(const struct state *st)
 {
 	long long v[2];
-	char key[16];
+	char key[32];
 	int i;
 
 	for (i = 0; i < 2; i++) {

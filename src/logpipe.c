@@ -427,7 +427,7 @@ logpipe_shared(void)
 void
 logpipe_save(struct state *st)
 {
-	char name[32], hex[2 * LOGSYS_LINE + 1];
+	char name[64], hex[2 * LOGSYS_LINE + 1];
 	const struct stream *s;
 	size_t i;
 	int r, k;
@@ -459,7 +459,7 @@ logpipe_save(struct state *st)
 int
 logpipe_load(const struct state *st)
 {
-	char name[32], word[3] = { 0, 0, 0 }, num[8];
+	char name[64], word[3] = { 0, 0, 0 }, num[8];
 	const char *v, *hex, *errstr;
 	struct stream *s;
 	long long pid;
