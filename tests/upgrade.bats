@@ -411,17 +411,28 @@ socket_of() {
 	assert_output "ok 20 refused 0 failed 0 killed 0"
 }
 
+# upgrade_in_window: an --upgrade of $sup in the background, its exec
+# widened by strace, and wait until the supervisor is in that window.
+upgrade_in_window() {
+	widen "$sup"
+	upgrade_in_background
+	wait_until 5 in_window "$sup"
+}
+
+# upgrade_answered STATUS: the background --upgrade exits STATUS.
+upgrade_answered() {
+	local rc=0
+	wait "$upgrading" || rc=$?
+	assert_equal "$rc" "$1"
+}
+
 @test "a child killed while the supervisor execs is seen by the new image, which respawns it" {
 	need_strace
 	service
 	supervise --min-uptime 0 "$T/svc"
-	widen "$sup"
-	upgrade_in_background
-	wait_until 5 in_window "$sup"
+	upgrade_in_window
 	kill -KILL "$kid"
-	local rc=0
-	wait "$upgrading" || rc=$?
-	assert_equal "$rc" 0
+	upgrade_answered 0
 	wait_for_new_child "$T/d.pid" "$kid" "$sup"
 	end_trace
 	local new
@@ -446,13 +457,9 @@ socket_of() {
 	need_strace
 	service
 	supervise "$T/svc"
-	widen "$sup"
-	upgrade_in_background
-	wait_until 5 in_window "$sup"
+	upgrade_in_window
 	kill -TERM "$sup"
-	local rc=0
-	wait "$upgrading" || rc=$?
-	assert_equal "$rc" 0
+	upgrade_answered 0
 	wait_until 5 gone "$kid"
 	wait_until 5 gone "$sup"
 	end_trace
@@ -470,13 +477,9 @@ socket_of() {
 	service
 	supervise "$T/svc"
 	mv "$T/d.log" "$T/d.log.old"
-	widen "$sup"
-	upgrade_in_background
-	wait_until 5 in_window "$sup"
+	upgrade_in_window
 	kill -HUP "$sup"
-	local rc=0
-	wait "$upgrading" || rc=$?
-	assert_equal "$rc" 0
+	upgrade_answered 0
 	end_trace
 	wait_until 5 grep -qx "hup $kid" "$T/d.log"
 	# The upgrade was told in the old file, before the reopening.
@@ -525,14 +528,10 @@ concurrently() {
 	need_strace
 	lingering
 	supervise --min-uptime 0 "$T/lingering"
-	widen "$sup"
-	upgrade_in_background
-	wait_until 5 in_window "$sup"
+	upgrade_in_window
 	local i pids=() rc zero=0
 	concurrently 20 restart --restart -p "$T/d.pid"
-	rc=0
-	wait "$upgrading" || rc=$?
-	assert_equal "$rc" 0
+	upgrade_answered 0
 	for i in "${pids[@]}"; do
 		wait "$i"
 	done
@@ -781,15 +780,11 @@ daemonize: not upgraded: the old binary supervises on"
 	need_strace
 	service
 	supervise "$T/svc"
-	widen "$sup"
-	upgrade_in_background
-	wait_until 5 in_window "$sup"
+	upgrade_in_window
 	assert_equal "$(tr '\0' ' ' <"/proc/$upgrading/cmdline")" \
 		"$DAEMONIZE --upgrade -t 20 -p $T/d.pid "
 	kill -KILL "$upgrading"
-	local rc=0
-	wait "$upgrading" || rc=$?
-	assert_equal "$rc" 137
+	upgrade_answered 137
 	wait_until 5 grep -qF "$(upgraded_line)" "$T/d.log"
 	end_trace
 	same_supervisor
