@@ -708,14 +708,7 @@ private_dirty() {
 }
 
 @test "--reload refuses a daemon that is not supervised, and one that is not running" {
-	start_sleeper "$T/p.pid"
-	run -1 --separate-stderr "$DAEMONIZE" --reload -p "$T/p.pid"
-	assert_equal "$stderr" "daemonize: $T/p.pid: not a supervised daemon (-r): nothing asked"
-	alive "$(cat "$T/p.pid")"
-	run -3 --separate-stderr "$DAEMONIZE" --reload -p "$T/none.pid"
-	assert_equal "$stderr" "daemonize: $T/none.pid: not running"
-	run -3 --separate-stderr "$DAEMONIZE" --reload -P "$T/none.pid"
-	assert_equal "$stderr" "daemonize: $T/none.pid: not running"
+	refuses_unsupervised --reload
 }
 
 @test "--reload -t gives up waiting with 1, and the supervisor still ends the reload by itself" {

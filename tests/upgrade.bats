@@ -942,14 +942,7 @@ spied() {
 }
 
 @test "--upgrade refuses a daemon that is not supervised, one that is not running, and an empty path" {
-	start_sleeper "$T/p.pid"
-	run -1 --separate-stderr "$DAEMONIZE" --upgrade -p "$T/p.pid"
-	assert_equal "$stderr" "daemonize: $T/p.pid: not a supervised daemon (-r): nothing asked"
-	alive "$(cat "$T/p.pid")"
-	run -3 --separate-stderr "$DAEMONIZE" --upgrade -p "$T/none.pid"
-	assert_equal "$stderr" "daemonize: $T/none.pid: not running"
-	run -3 --separate-stderr "$DAEMONIZE" --upgrade -P "$T/none.pid"
-	assert_equal "$stderr" "daemonize: $T/none.pid: not running"
+	refuses_unsupervised --upgrade
 	run -2 --separate-stderr "$DAEMONIZE" --upgrade= -p "$T/p.pid"
 	assert_equal "$stderr" "daemonize: --upgrade: empty path"
 	run -2 --separate-stderr "$DAEMONIZE" --upgrade

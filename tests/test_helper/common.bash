@@ -313,3 +313,17 @@ wait_for_new_child() {
 	wait_until 5 sh -c "$cond" || return 1
 	remember "$(cat "$file")"
 }
+
+# refuses_unsupervised VERB...: "daemonize VERB..." against a plain
+# daemon is exit 1, "not a supervised daemon", leaving it running; and
+# against no daemon, by -p or -P, exit 3, "not running".
+refuses_unsupervised() {
+	start_sleeper "$T/p.pid"
+	run -1 --separate-stderr "$DAEMONIZE" "$@" -p "$T/p.pid"
+	assert_equal "$stderr" "daemonize: $T/p.pid: not a supervised daemon (-r): nothing asked"
+	alive "$(cat "$T/p.pid")"
+	run -3 --separate-stderr "$DAEMONIZE" "$@" -p "$T/none.pid"
+	assert_equal "$stderr" "daemonize: $T/none.pid: not running"
+	run -3 --separate-stderr "$DAEMONIZE" "$@" -P "$T/none.pid"
+	assert_equal "$stderr" "daemonize: $T/none.pid: not running"
+}
