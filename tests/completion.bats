@@ -84,6 +84,14 @@ table_words() {
 		sed 's/{ "//; s/"$//' | sort
 }
 
+# offers_table LINE FILE TABLE: what LINE completes to is the words of
+# TABLE in src/FILE, no more and no fewer.
+offers_table() {
+	completions "$1"
+	assert_equal "$(printf '%s\n' "${lines[@]}" | sort)" \
+		"$(table_words "$2" "$3")"
+}
+
 @test "every long option of the table is offered after --, and every short one after -" {
 	local short long arg word n=0
 	local -A in_table=() after_dashes=() after_dash=()
@@ -225,18 +233,10 @@ table_words() {
 
 @test "the word lists follow the tables in the source" {
 	local want
-	completions "daemonize --signal "
-	assert_equal "$(printf '%s\n' "${lines[@]}" | sort)" \
-		"$(table_words value.c signals)"
-	completions "daemonize -r --syslog="
-	assert_equal "$(printf '%s\n' "${lines[@]}" | sort)" \
-		"$(table_words value.c facilities)"
-	completions "daemonize --ionice "
-	assert_equal "$(printf '%s\n' "${lines[@]}" | sort)" \
-		"$(table_words tune.c ioclasses)"
-	completions "daemonize --scheduler "
-	assert_equal "$(printf '%s\n' "${lines[@]}" | sort)" \
-		"$(table_words tune.c policies)"
+	offers_table "daemonize --signal " value.c signals
+	offers_table "daemonize -r --syslog=" value.c facilities
+	offers_table "daemonize --ionice " tune.c ioclasses
+	offers_table "daemonize --scheduler " tune.c policies
 	completions "daemonize --limit "
 	assert_equal "$(printf '%s\n' "${lines[@]}" | sed 's/=$//' | sort)" \
 		"$(table_words limits.c resources)"
