@@ -140,25 +140,12 @@ usage_error() {
 	usage_error "daemonize: --help=x: option takes no value" --help=x
 }
 
-# table_options: "short long" for each row of the option table in
-# src/options.c ("-" where there is no short letter).
-table_options() {
-	awk '/^} opts\[\] = \{/ { on = 1; next }
-		on && /^};/ { exit }
-		on && match($0, /\{ "[a-z-]+", /) {
-			name = substr($0, RSTART + 3, RLENGTH - 6)
-			rest = substr($0, RSTART + RLENGTH)
-			short = rest ~ /^'\''.'\''/ ? substr(rest, 2, 1) : "-"
-			print short, name
-		}' "$BATS_TEST_DIRNAME/../src/options.c"
-}
-
 @test "every option of the table is in --help, the man page's SYNOPSIS and its description" {
 	local man=$BATS_TEST_DIRNAME/../man/daemonize.1 short long n=0
 	local synopsis help
 	synopsis=$(sed -n '/^\.Sh SYNOPSIS/,/^\.Sh DESCRIPTION/p' "$man")
 	help=$("$DAEMONIZE" --help)
-	while read -r short long; do
+	while read -r short long _; do
 		n=$((n + 1))
 		grep -qE -- "(^|[ ,])--$long([ =[]|$)" <<<"$help" ||
 			fail "--$long is not in --help"

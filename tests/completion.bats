@@ -60,23 +60,6 @@ offers_exactly() {
 		"$(printf '%s\n' "$@" | sort)"
 }
 
-# table_options: "short long arg" for each row of the option table in
-# src/options.c ("-" where there is no short letter; arg is
-# required_argument, optional_argument or no_argument).
-table_options() {
-	awk '/^} opts\[\] = \{/ { on = 1; next }
-		on && /^};/ { exit }
-		on && match($0, /\{ "[a-z-]+", /) {
-			name = substr($0, RSTART + 3, RLENGTH - 6)
-			rest = substr($0, RSTART + RLENGTH)
-			short = rest ~ /^'\''.'\''/ ? substr(rest, 2, 1) : "-"
-			arg = "?"
-			if (match(rest, /[a-z]+_argument/))
-				arg = substr(rest, RSTART, RLENGTH)
-			print short, name, arg
-		}' "$SRC/options.c"
-}
-
 # table_words FILE ARRAY: the quoted names in the table ARRAY[] of FILE.
 table_words() {
 	sed -n "/ $2\[\] = {/,/^}/p" "$SRC/$1" |

@@ -327,3 +327,20 @@ refuses_unsupervised() {
 	run -3 --separate-stderr "$DAEMONIZE" "$@" -P "$T/none.pid"
 	assert_equal "$stderr" "daemonize: $T/none.pid: not running"
 }
+
+# table_options: "short long arg" for each row of the option table in
+# src/options.c ("-" where there is no short letter; arg is
+# required_argument, optional_argument or no_argument).
+table_options() {
+	awk '/^} opts\[\] = \{/ { on = 1; next }
+		on && /^};/ { exit }
+		on && match($0, /\{ "[a-z-]+", /) {
+			name = substr($0, RSTART + 3, RLENGTH - 6)
+			rest = substr($0, RSTART + RLENGTH)
+			short = rest ~ /^'\''.'\''/ ? substr(rest, 2, 1) : "-"
+			arg = "?"
+			if (match(rest, /[a-z]+_argument/))
+				arg = substr(rest, RSTART, RLENGTH)
+			print short, name, arg
+		}' "$BATS_TEST_DIRNAME/../src/options.c"
+}
